@@ -1,0 +1,214 @@
+import path from 'node:path';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { ConnectionOptions } from '@temporalio/client';
+import { ConfigError } from './errors';
+import { parseDuration } from './duration';
+import { PROJECT_ROOT } from './paths';
+import { QUEUES, isQueueName, type QueueName } from './queues';
+import type { LogLevel } from './logger';
+
+/**
+ * durasync's configuration, read once from the environment at start-up. Every variable has a
+ * documented default (README "Configuration"); a bad value stops the process with one line naming
+ * the variable: `ConfigError: TEMPORAL_ADDRESS: expected host:port ...`.
+ *
+ * Temporal connection settings come from @temporalio/envconfig, the SDK's own convention
+ * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
+ * the TOML file at TEMPORAL_CONFIG_FILE), so one build runs against the dev server, a self-hosted
+ * cluster or Temporal Cloud.
+ */
+export interface DurasyncConfig {
+  /** NODE_ENV. Default: `development`. */
+  env: 'development' | 'production' | 'test';
+  /** DURASYNC_LOG_LEVEL. Default: `info`. */
+  logLevel: LogLevel;
+  /** DURASYNC_DATA_DIR: local state of `npm run dev` (Temporal history, embedded Postgres, objects). Default: `<project>/.durasync`. */
+  dataDir: string;
+  temporal: {
+    /** Resolved host:port. Default: `127.0.0.1:7233`. */
+    address: string;
+    /** TEMPORAL_NAMESPACE. Default: `default`. */
+    namespace: string;
+    /** Connection options (address, TLS, API key, gRPC metadata) as envconfig resolved them. */
+    connectionOptions: ConnectionOptions;
+    /** DURASYNC_TASK_QUEUE_PREFIX, prepended to every task queue name. Default: empty. */
+    taskQueuePrefix: string;
+  };
+  database: {
+    /** DATABASE_URL: Postgres connection string. Unset (and no Supabase): `npm run dev` starts an embedded Postgres. */
+    url?: string;
+    /** SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY: use Supabase (PostgREST rpc) as the store. */
+    supabase?: { url: string; serviceKey: string };
+    /** DURASYNC_DB_POOL_MAX: connections per process. Default: 10. */
+    poolMax: number;
+  };
+  redis: {
+    /** REDIS_URL: token cache. Unset: an in-process cache serves one process. */
+    url?: string;
+    /** DURASYNC_REDIS_PREFIX: prefix of every Redis key. Default: `durasync:`. */
+    keyPrefix: string;
+  };
+  ops: {
+    /** DURASYNC_OPS_HOST. Default: `0.0.0.0`. */
+    host: string;
+    /** DURASYNC_OPS_PORT: health, metrics and stats of a worker process. Default: 8080. */
+    port: number;
+  };
+  ingress: {
+    /** DURASYNC_INGRESS_HOST. Default: `0.0.0.0`. */
+    host: string;
+    /** DURASYNC_INGRESS_PORT: webhooks and change feeds. Default: 8088. */
+    port: number;
+  };
+  worker: {
+    /** DURASYNC_QUEUES: comma-separated queues a worker process serves. Default: all. */
+    queues: QueueName[];
+    /** DURASYNC_SHUTDOWN_GRACE: time in-flight activities get to finish after SIGTERM. Default: `30s`. */
+    shutdownGraceMs: number;
+    /** DURASYNC_MAX_CONCURRENT_ACTIVITIES per worker. Default: the SDK's (100). */
+    maxConcurrentActivities?: number;
+    /** DURASYNC_MAX_CONCURRENT_WORKFLOW_TASKS per worker. Default: the SDK's (40). */
+    maxConcurrentWorkflowTasks?: number;
+    /** DURASYNC_WORKFLOW_BUNDLE: prebuilt workflow bundle (`npm run build`). Default: bundle from source at start. */
+    workflowBundlePath?: string;
+  };
+  /** Ports of what `npm run dev` starts itself. */
+  dev: {
+    /** DURASYNC_DEV_TEMPORAL: `embedded` starts the Temporal CLI's dev server at TEMPORAL_ADDRESS; `external` uses a server already there. Default: `embedded`. */
+    temporal: 'embedded' | 'external';
+    /** DURASYNC_DEV_UI_PORT: Web UI of the dev server. Default: 8233. */
+    uiPort: number;
+    /** DURASYNC_EMBEDDED_PG_PORT: the embedded Postgres (when no DATABASE_URL). Default: 54329. */
+    embeddedPgPort: number;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === '' ? undefined : value;
+}
+
+function int(env: Env, name: string, fallback: number | undefined, min: number, max: number): number | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function port(env: Env, name: string, fallback: number): number {
+  return int(env, name, fallback, 0, 65_535)!;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = str(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected a URL (${protocols.join(' or ')}), got something that does not parse`);
+  }
+  if (!protocols.includes(parsed.protocol.replace(/:$/, ''))) {
+    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got a ${parsed.protocol.replace(/:$/, '')} URL`);
+  }
+  return raw;
+}
+
+/** host:port, [ipv6]:port; the port 1-65535. */
+export function isHostPort(value: string): boolean {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 65_535;
+}
+
+function temporalSettings(env: Env): DurasyncConfig['temporal'] {
+  let loaded: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    const overrideEnvVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+    loaded = loadClientConnectConfig({ overrideEnvVars });
+  } catch (err) {
+    throw new ConfigError('TEMPORAL_CONFIG_FILE', `Temporal client configuration could not be loaded: ${(err as Error).message}`);
+  }
+  const address = loaded.connectionOptions.address ?? '127.0.0.1:7233';
+  if (!isHostPort(address)) {
+    throw new ConfigError('TEMPORAL_ADDRESS', `expected host:port (e.g. 127.0.0.1:7233), got "${address}"`);
+  }
+  const prefix = str(env, 'DURASYNC_TASK_QUEUE_PREFIX') ?? '';
+  if (!/^[A-Za-z0-9._:-]*$/.test(prefix)) {
+    throw new ConfigError('DURASYNC_TASK_QUEUE_PREFIX', `may hold letters, digits and . _ : - only, got "${prefix}"`);
+  }
+  return {
+    address,
+    namespace: loaded.namespace ?? 'default',
+    connectionOptions: { ...(loaded.connectionOptions as ConnectionOptions), address },
+    taskQueuePrefix: prefix,
+  };
+}
+
+function queues(env: Env): QueueName[] {
+  const raw = str(env, 'DURASYNC_QUEUES');
+  if (raw === undefined) return [...QUEUES];
+  return parseQueueList(raw, 'DURASYNC_QUEUES');
+}
+
+/** Parses `sync,ingestion`; unknown or empty lists are a ConfigError naming `source`. */
+export function parseQueueList(raw: string, source: string): QueueName[] {
+  const names = raw.split(',').map((q) => q.trim()).filter(Boolean);
+  const unknown = names.filter((q) => !isQueueName(q));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new ConfigError(source, `unknown queue "${unknown[0] ?? raw}": expected a comma-separated list of ${QUEUES.join(', ')}`);
+  }
+  return [...new Set(names)] as QueueName[];
+}
+
+export function loadConfig(env: Env = process.env): DurasyncConfig {
+  const supabaseUrl = url(env, 'SUPABASE_URL', ['http', 'https']);
+  const serviceKey = str(env, 'SUPABASE_SERVICE_ROLE_KEY');
+  if (supabaseUrl && !serviceKey) throw new ConfigError('SUPABASE_SERVICE_ROLE_KEY', 'required when SUPABASE_URL is set');
+  const graceRaw = str(env, 'DURASYNC_SHUTDOWN_GRACE') ?? '30s';
+  const shutdownGraceMs = parseDuration(graceRaw);
+  if (shutdownGraceMs === undefined) {
+    throw new ConfigError('DURASYNC_SHUTDOWN_GRACE', `expected a duration such as 30s, 500ms or 2m, got "${graceRaw}"`);
+  }
+  return {
+    env: oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development'),
+    logLevel: oneOf(env, 'DURASYNC_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
+    dataDir: path.resolve(str(env, 'DURASYNC_DATA_DIR') ?? path.join(PROJECT_ROOT, '.durasync')),
+    temporal: temporalSettings(env),
+    database: {
+      url: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
+      supabase: supabaseUrl && serviceKey ? { url: supabaseUrl, serviceKey } : undefined,
+      poolMax: int(env, 'DURASYNC_DB_POOL_MAX', 10, 1, 1000)!,
+    },
+    redis: {
+      url: url(env, 'REDIS_URL', ['redis', 'rediss']),
+      keyPrefix: str(env, 'DURASYNC_REDIS_PREFIX') ?? 'durasync:',
+    },
+    ops: { host: str(env, 'DURASYNC_OPS_HOST') ?? '0.0.0.0', port: port(env, 'DURASYNC_OPS_PORT', 8080) },
+    ingress: { host: str(env, 'DURASYNC_INGRESS_HOST') ?? '0.0.0.0', port: port(env, 'DURASYNC_INGRESS_PORT', 8088) },
+    worker: {
+      queues: queues(env),
+      shutdownGraceMs,
+      maxConcurrentActivities: int(env, 'DURASYNC_MAX_CONCURRENT_ACTIVITIES', undefined, 1, 10_000),
+      maxConcurrentWorkflowTasks: int(env, 'DURASYNC_MAX_CONCURRENT_WORKFLOW_TASKS', undefined, 2, 10_000),
+      workflowBundlePath: str(env, 'DURASYNC_WORKFLOW_BUNDLE'),
+    },
+    dev: {
+      temporal: oneOf(env, 'DURASYNC_DEV_TEMPORAL', ['embedded', 'external'] as const, 'embedded'),
+      uiPort: port(env, 'DURASYNC_DEV_UI_PORT', 8233),
+      embeddedPgPort: port(env, 'DURASYNC_EMBEDDED_PG_PORT', 54329),
+    },
+  };
+}

@@ -1,0 +1,171 @@
+import { UnexpectedResultError } from './errors';
+import type { Branch, BranchDelta, DeadLetter, FeatureFlag, JsonValue, SyncJob, SyncJobStatus } from './types';
+
+/**
+ * snake_case rows of the SQL functions -> camelCase store types, in one place for both adapters.
+ * The transports differ in how they hand values over: pg gives timestamptz as Date and int8 as a
+ * string; PostgREST gives JSON (timestamps as ISO strings, int8 as numbers). The readers accept
+ * both and refuse anything else with an UnexpectedResultError naming the function and column.
+ */
+
+export type Row = Record<string, unknown>;
+
+const SYNC_JOB_STATUSES: readonly SyncJobStatus[] = ['queued', 'running', 'succeeded', 'failed'];
+
+export function toFeatureFlag(row: Row, fn: string): FeatureFlag {
+  const r = reader(row, fn);
+  return {
+    key: r.string('key'),
+    enabled: r.bool('enabled'),
+    value: r.json('value'),
+    description: r.stringOrNull('description'),
+    createdAt: r.date('created_at'),
+    updatedAt: r.date('updated_at'),
+  };
+}
+
+export function toSyncJob(row: Row, fn: string): SyncJob {
+  const r = reader(row, fn);
+  const status = r.string('status');
+  if (!(SYNC_JOB_STATUSES as readonly string[]).includes(status)) r.fail('status', status);
+  return {
+    id: r.string('id'),
+    dedupKey: r.string('dedup_key'),
+    kind: r.string('kind'),
+    linkId: r.stringOrNull('link_id'),
+    payload: r.json('payload'),
+    status: status as SyncJobStatus,
+    priority: r.int('priority'),
+    runAfter: r.date('run_after'),
+    attempts: r.int('attempts'),
+    claimedBy: r.stringOrNull('claimed_by'),
+    claimedAt: r.dateOrNull('claimed_at'),
+    finishedAt: r.dateOrNull('finished_at'),
+    result: r.json('result'),
+    lastError: r.stringOrNull('last_error'),
+    createdAt: r.date('created_at'),
+    updatedAt: r.date('updated_at'),
+  };
+}
+
+export function toBranch(row: Row, fn: string): Branch {
+  const r = reader(row, fn);
+  return {
+    id: r.string('id'),
+    name: r.string('name'),
+    parentId: r.stringOrNull('parent_id'),
+    parentSeq: r.intOrNull('parent_seq'),
+    headSeq: r.int('head_seq'),
+    metadata: r.json('metadata'),
+    createdAt: r.date('created_at'),
+    updatedAt: r.date('updated_at'),
+  };
+}
+
+export function toBranchDelta(row: Row, fn: string): BranchDelta {
+  const r = reader(row, fn);
+  return {
+    branchId: r.string('branch_id'),
+    seq: r.int('seq'),
+    objectKey: r.string('object_key'),
+    changeCount: r.int('change_count'),
+    byteSize: r.int('byte_size'),
+    checksum: r.string('checksum'),
+    startLsn: r.stringOrNull('start_lsn'),
+    endLsn: r.stringOrNull('end_lsn'),
+    createdAt: r.date('created_at'),
+  };
+}
+
+export function toDeadLetter(row: Row, fn: string): DeadLetter {
+  const r = reader(row, fn);
+  return {
+    id: r.string('id'),
+    source: r.string('source'),
+    ref: r.string('ref'),
+    errorType: r.string('error_type'),
+    errorMessage: r.string('error_message'),
+    details: r.json('details'),
+    workflowId: r.stringOrNull('workflow_id'),
+    runId: r.stringOrNull('run_id'),
+    attempts: r.intOrNull('attempts'),
+    occurrences: r.int('occurrences'),
+    firstFailedAt: r.date('first_failed_at'),
+    lastFailedAt: r.date('last_failed_at'),
+    resolvedAt: r.dateOrNull('resolved_at'),
+    createdAt: r.date('created_at'),
+    updatedAt: r.date('updated_at'),
+  };
+}
+
+/** Reads the boolean `created` flag that idempotent functions add to their row. */
+export function createdFlag(row: Row, fn: string): boolean {
+  return reader(row, fn).bool('created');
+}
+
+/** Reads an integer column outside the row types (e.g. `head_seq` of commit_branch_delta). */
+export function intColumn(row: Row, fn: string, column: string): number {
+  return reader(row, fn).int(column);
+}
+
+/** The single row a function must return, or an UnexpectedResultError. */
+export function onlyRow(rows: Row[], fn: string): Row {
+  const [row] = rows;
+  if (rows.length !== 1 || !row) throw new UnexpectedResultError(`${fn} returned ${rows.length} rows, expected 1`, undefined);
+  return row;
+}
+
+interface RowReader {
+  string(column: string): string;
+  stringOrNull(column: string): string | null;
+  int(column: string): number;
+  intOrNull(column: string): number | null;
+  bool(column: string): boolean;
+  date(column: string): Date;
+  dateOrNull(column: string): Date | null;
+  json(column: string): JsonValue;
+  fail(column: string, value: unknown): never;
+}
+
+function reader(row: Row, fn: string): RowReader {
+  const fail = (column: string, value: unknown): never => {
+    const shown = value === undefined ? 'missing' : `${typeof value} ${JSON.stringify(value)?.slice(0, 60)}`;
+    throw new UnexpectedResultError(`${fn}: column ${column} is ${shown}`, undefined);
+  };
+  const get = (column: string): unknown => (column in row ? row[column] : fail(column, undefined));
+  const self: RowReader = {
+    fail,
+    string(column) {
+      const value = get(column);
+      return typeof value === 'string' ? value : fail(column, value);
+    },
+    stringOrNull(column) {
+      const value = get(column);
+      return value === null ? null : self.string(column);
+    },
+    int(column) {
+      const value = get(column);
+      const n = typeof value === 'number' ? value : typeof value === 'string' && value !== '' ? Number(value) : NaN;
+      return Number.isSafeInteger(n) ? n : fail(column, value);
+    },
+    intOrNull(column) {
+      return get(column) === null ? null : self.int(column);
+    },
+    bool(column) {
+      const value = get(column);
+      return typeof value === 'boolean' ? value : fail(column, value);
+    },
+    date(column) {
+      const value = get(column);
+      const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+      return date && !Number.isNaN(date.getTime()) ? date : fail(column, value);
+    },
+    dateOrNull(column) {
+      return get(column) === null ? null : self.date(column);
+    },
+    json(column) {
+      return get(column) as JsonValue;
+    },
+  };
+  return self;
+}

@@ -1,0 +1,168 @@
+import { UnexpectedResultError } from './errors';
+import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toSyncJob } from './rows';
+import type { Row } from './rows';
+import type {
+  Branch,
+  ClaimSyncJobsInput,
+  CommitBranchDeltaInput,
+  CommitBranchDeltaResult,
+  CompleteSyncJobInput,
+  CreateBranchInput,
+  CreateBranchResult,
+  DeadLetter,
+  EnqueueSyncJobInput,
+  EnqueueSyncJobResult,
+  FailSyncJobInput,
+  FeatureFlag,
+  JsonValue,
+  RecordDeadLetterInput,
+  SetFeatureFlagInput,
+  SyncJob,
+} from './types';
+
+/** A json/jsonb argument: pg needs it serialised, PostgREST takes it as is. */
+export class JsonArg {
+  constructor(readonly value: JsonValue) {}
+}
+
+export type SqlArg = string | number | boolean | null | Date | JsonArg;
+/** Named arguments (`p_*`) of a SQL function; undefined ones are left out so the default applies. */
+export type SqlArgs = Record<string, SqlArg | undefined>;
+
+/** The arguments that were given, without the undefined ones. */
+export function definedArgs(args: SqlArgs): [string, SqlArg][] {
+  return Object.entries(args).filter((entry): entry is [string, SqlArg] => entry[1] !== undefined);
+}
+
+/**
+ * Every Store operation, written once against two primitives that the adapters implement: call a
+ * set-returning SQL function and get its rows, or call a scalar one and get its value. The
+ * adapters only move arguments and errors across their transport (pg-store.ts, supabase-store.ts).
+ */
+export abstract class SqlFunctionStore {
+  abstract readonly kind: 'pg' | 'supabase';
+
+  /** Calls a set-returning function; rows come back snake_case, as the function declares them. */
+  protected abstract callRows(fn: string, args: SqlArgs): Promise<Row[]>;
+  /** Calls a function returning one scalar value. */
+  protected abstract callScalar(fn: string, args: SqlArgs): Promise<unknown>;
+  abstract close(): Promise<void>;
+
+  async ping(): Promise<void> {
+    const value = await this.callScalar('durasync_ping', {});
+    if (value !== 'pong') throw new UnexpectedResultError(`durasync_ping returned ${JSON.stringify(value)}`, undefined);
+  }
+
+  async setFeatureFlag(input: SetFeatureFlagInput): Promise<FeatureFlag> {
+    const fn = 'set_feature_flag';
+    const rows = await this.callRows(fn, {
+      p_key: input.key,
+      p_enabled: input.enabled,
+      p_value: input.value === undefined || input.value === null ? null : new JsonArg(input.value),
+      p_description: input.description,
+    });
+    return toFeatureFlag(onlyRow(rows, fn), fn);
+  }
+
+  async getFeatureFlag(key: string): Promise<FeatureFlag | null> {
+    const fn = 'get_feature_flag';
+    const [row] = await this.callRows(fn, { p_key: key });
+    return row ? toFeatureFlag(row, fn) : null;
+  }
+
+  async listFeatureFlags(): Promise<FeatureFlag[]> {
+    const fn = 'list_feature_flags';
+    return (await this.callRows(fn, {})).map((row) => toFeatureFlag(row, fn));
+  }
+
+  async enqueueSyncJob(input: EnqueueSyncJobInput): Promise<EnqueueSyncJobResult> {
+    const fn = 'enqueue_sync_job';
+    const row = onlyRow(
+      await this.callRows(fn, {
+        p_dedup_key: input.dedupKey,
+        p_kind: input.kind,
+        p_payload: input.payload === undefined ? undefined : new JsonArg(input.payload),
+        p_link_id: input.linkId,
+        p_priority: input.priority,
+        p_run_after: input.runAfter,
+      }),
+      fn,
+    );
+    return { job: toSyncJob(row, fn), created: createdFlag(row, fn) };
+  }
+
+  async claimSyncJobs(input: ClaimSyncJobsInput): Promise<SyncJob[]> {
+    const fn = 'claim_sync_jobs';
+    const rows = await this.callRows(fn, { p_worker: input.worker, p_limit: input.limit });
+    return rows.map((row) => toSyncJob(row, fn));
+  }
+
+  async completeSyncJob(input: CompleteSyncJobInput): Promise<SyncJob> {
+    const fn = 'complete_sync_job';
+    const rows = await this.callRows(fn, {
+      p_id: input.id,
+      p_worker: input.worker,
+      p_result: input.result === undefined ? undefined : new JsonArg(input.result),
+    });
+    return toSyncJob(onlyRow(rows, fn), fn);
+  }
+
+  async failSyncJob(input: FailSyncJobInput): Promise<SyncJob> {
+    const fn = 'fail_sync_job';
+    const rows = await this.callRows(fn, { p_id: input.id, p_error: input.error, p_worker: input.worker });
+    return toSyncJob(onlyRow(rows, fn), fn);
+  }
+
+  async createBranch(input: CreateBranchInput): Promise<CreateBranchResult> {
+    const fn = 'create_branch';
+    const row = onlyRow(
+      await this.callRows(fn, {
+        p_name: input.name,
+        p_parent_id: input.parentId,
+        p_parent_seq: input.parentSeq,
+        p_metadata: input.metadata === undefined ? undefined : new JsonArg(input.metadata),
+      }),
+      fn,
+    );
+    return { branch: toBranch(row, fn), created: createdFlag(row, fn) };
+  }
+
+  async getBranch(id: string): Promise<Branch | null> {
+    const fn = 'get_branch';
+    const [row] = await this.callRows(fn, { p_id: id });
+    return row ? toBranch(row, fn) : null;
+  }
+
+  async commitBranchDelta(input: CommitBranchDeltaInput): Promise<CommitBranchDeltaResult> {
+    const fn = 'commit_branch_delta';
+    const row = onlyRow(
+      await this.callRows(fn, {
+        p_branch_id: input.branchId,
+        p_seq: input.seq,
+        p_object_key: input.objectKey,
+        p_change_count: input.changeCount,
+        p_byte_size: input.byteSize,
+        p_checksum: input.checksum,
+        p_start_lsn: input.startLsn,
+        p_end_lsn: input.endLsn,
+      }),
+      fn,
+    );
+    return { delta: toBranchDelta(row, fn), created: createdFlag(row, fn), headSeq: intColumn(row, fn, 'head_seq') };
+  }
+
+  async recordDeadLetter(input: RecordDeadLetterInput): Promise<DeadLetter> {
+    const fn = 'record_dead_letter';
+    const rows = await this.callRows(fn, {
+      p_source: input.source,
+      p_ref: input.ref,
+      p_error_type: input.errorType,
+      p_error_message: input.errorMessage,
+      p_details: input.details === undefined ? undefined : new JsonArg(input.details),
+      p_workflow_id: input.workflowId,
+      p_run_id: input.runId,
+      p_attempts: input.attempts,
+    });
+    return toDeadLetter(onlyRow(rows, fn), fn);
+  }
+}

@@ -1,0 +1,133 @@
+import { ConfigError } from '../errors';
+import type { Logger } from '../logger';
+import { PgStore } from './pg-store';
+import { SupabaseStore } from './supabase-store';
+import type {
+  Branch,
+  ClaimSyncJobsInput,
+  CommitBranchDeltaInput,
+  CommitBranchDeltaResult,
+  CompleteSyncJobInput,
+  CreateBranchInput,
+  CreateBranchResult,
+  DeadLetter,
+  EnqueueSyncJobInput,
+  EnqueueSyncJobResult,
+  FailSyncJobInput,
+  FeatureFlag,
+  RecordDeadLetterInput,
+  SetFeatureFlagInput,
+  SyncJob,
+} from './types';
+
+export type * from './types';
+export {
+  BranchSeqGapError,
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  StoreError,
+  StoreUnavailableError,
+  UnexpectedResultError,
+} from './errors';
+
+/**
+ * Postgres, the system of record, as the app uses it. Every method is one SQL function of
+ * supabase/migrations, so the two adapters (PgStore over pg, SupabaseStore over supabase-js
+ * `.rpc()`) behave identically. Failures are StoreError subclasses: NotFoundError, ConflictError,
+ * BranchSeqGapError, InvalidArgumentError, StoreUnavailableError (retryable), UnexpectedResultError.
+ */
+export interface Store {
+  /** Which adapter this is. */
+  readonly kind: 'pg' | 'supabase';
+
+  /** Resolves when the database answers (`durasync_ping()`); throws StoreUnavailableError if not. */
+  ping(): Promise<void>;
+
+  /** Releases the store's connections. Idempotent; the store is unusable afterwards. */
+  close(): Promise<void>;
+
+  /** Creates or replaces a flag (`set_feature_flag`); a missing description keeps the stored one. */
+  setFeatureFlag(input: SetFeatureFlagInput): Promise<FeatureFlag>;
+
+  /** The flag with this key, or null (`get_feature_flag`). */
+  getFeatureFlag(key: string): Promise<FeatureFlag | null>;
+
+  /** Every flag, ordered by key (`list_feature_flags`). */
+  listFeatureFlags(): Promise<FeatureFlag[]>;
+
+  /**
+   * Queues a sync job unless one with the same dedup key exists (`enqueue_sync_job`). Returns the
+   * job either way; `created` tells which.
+   */
+  enqueueSyncJob(input: EnqueueSyncJobInput): Promise<EnqueueSyncJobResult>;
+
+  /**
+   * Claims up to `limit` due queued jobs, highest priority then oldest first (`claim_sync_jobs`,
+   * FOR UPDATE SKIP LOCKED): they come back running, claimed by `worker`, attempts counted. Two
+   * concurrent claimers never get the same job. An empty array when nothing is due.
+   */
+  claimSyncJobs(input: ClaimSyncJobsInput): Promise<SyncJob[]>;
+
+  /**
+   * Marks a running job succeeded (`complete_sync_job`). Idempotent: completing a succeeded job
+   * returns it. NotFoundError for an unknown id; ConflictError when the job is queued or failed,
+   * or claimed by another worker than `worker`.
+   */
+  completeSyncJob(input: CompleteSyncJobInput): Promise<SyncJob>;
+
+  /**
+   * Marks a running job failed for good (`fail_sync_job`). Idempotent like completeSyncJob, with
+   * the same errors.
+   */
+  failSyncJob(input: FailSyncJobInput): Promise<SyncJob>;
+
+  /**
+   * Creates a branch, optionally from a parent at `parentSeq` (default: the parent's head)
+   * (`create_branch`). Idempotent on the name; ConflictError if the name exists with another
+   * parent, NotFoundError for an unknown parent, InvalidArgumentError for a seq beyond its head.
+   */
+  createBranch(input: CreateBranchInput): Promise<CreateBranchResult>;
+
+  /** The branch with this id, or null (`get_branch`). */
+  getBranch(id: string): Promise<Branch | null>;
+
+  /**
+   * Records delta `seq` of a branch and moves its head there in one transaction
+   * (`commit_branch_delta`). `seq` must be headSeq + 1: otherwise BranchSeqGapError and nothing
+   * changes. Re-committing a committed seq returns the stored delta with `created: false`.
+   * NotFoundError for an unknown branch.
+   */
+  commitBranchDelta(input: CommitBranchDeltaInput): Promise<CommitBranchDeltaResult>;
+
+  /**
+   * Records work given up on (`record_dead_letter`). Upsert on (source, ref): a second record
+   * updates the error, counts an occurrence and clears resolvedAt.
+   */
+  recordDeadLetter(input: RecordDeadLetterInput): Promise<DeadLetter>;
+}
+
+export interface CreateStoreOptions {
+  /** postgres:// URL: selects PgStore when `supabase` is not given. */
+  databaseUrl?: string;
+  /** Supabase project URL and service role key: selects SupabaseStore. Wins over databaseUrl. */
+  supabase?: { url: string; serviceKey: string };
+  /** Default: none. */
+  logger?: Logger;
+  /** PgStore's most pooled connections. Default: 10. */
+  poolMax?: number;
+}
+
+/**
+ * The store for a configuration: SupabaseStore when `supabase` is given, else PgStore over
+ * `databaseUrl`. Neither is a ConfigError. Nothing is connected until the first call.
+ */
+export function createStore(options: CreateStoreOptions): Store {
+  if (options.supabase) {
+    return new SupabaseStore({ ...options.supabase, logger: options.logger });
+  }
+  if (options.databaseUrl) {
+    return new PgStore({ databaseUrl: options.databaseUrl, poolMax: options.poolMax, logger: options.logger });
+  }
+  throw new ConfigError('DATABASE_URL', 'no database configured: set DATABASE_URL, or SUPABASE_URL and a service key');
+}

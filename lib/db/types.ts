@@ -1,0 +1,181 @@
+/**
+ * What the store reads and writes, in camelCase. Rows of the SQL functions are converted to these
+ * types in one place (rows.ts), whichever transport fetched them.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface FeatureFlag {
+  key: string;
+  enabled: boolean;
+  /** Optional configuration carried by the flag (variant, percentage...). */
+  value: JsonValue | null;
+  description: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SetFeatureFlagInput {
+  key: string;
+  enabled: boolean;
+  /** Replaces the stored value. Default: null. */
+  value?: JsonValue | null;
+  /** Replaces the stored description when given; kept otherwise. */
+  description?: string;
+}
+
+export type SyncJobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface SyncJob {
+  id: string;
+  dedupKey: string;
+  kind: string;
+  linkId: string | null;
+  payload: JsonValue;
+  status: SyncJobStatus;
+  priority: number;
+  runAfter: Date;
+  /** How many times the job was claimed. */
+  attempts: number;
+  claimedBy: string | null;
+  claimedAt: Date | null;
+  finishedAt: Date | null;
+  result: JsonValue | null;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface EnqueueSyncJobInput {
+  /** Caller-supplied idempotency key: enqueueing the same key again returns the existing job. */
+  dedupKey: string;
+  kind: string;
+  /** Default: `{}`. */
+  payload?: JsonValue;
+  linkId?: string;
+  /** Higher is claimed first. Default: 0. */
+  priority?: number;
+  /** Not claimable before. Default: now. */
+  runAfter?: Date;
+}
+
+export interface EnqueueSyncJobResult {
+  job: SyncJob;
+  /** False when a job with this dedup key already existed (it is returned unchanged). */
+  created: boolean;
+}
+
+export interface ClaimSyncJobsInput {
+  /** Recorded as `claimedBy`. */
+  worker: string;
+  /** Most jobs to claim. Default: 1. */
+  limit?: number;
+}
+
+export interface CompleteSyncJobInput {
+  id: string;
+  /** When given, only the worker that claimed the job may complete it. */
+  worker?: string;
+  result?: JsonValue;
+}
+
+export interface FailSyncJobInput {
+  id: string;
+  error: string;
+  /** When given, only the worker that claimed the job may fail it. */
+  worker?: string;
+}
+
+export interface Branch {
+  id: string;
+  name: string;
+  parentId: string | null;
+  /** The parent's seq this branch starts from (null for a root branch). */
+  parentSeq: number | null;
+  /** The last delta committed; 0 when none. */
+  headSeq: number;
+  metadata: JsonValue;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CreateBranchInput {
+  /** Unique; creating an existing name with the same parent returns that branch. */
+  name: string;
+  parentId?: string;
+  /** Default: the parent's head. */
+  parentSeq?: number;
+  /** Default: `{}`. */
+  metadata?: JsonValue;
+}
+
+export interface CreateBranchResult {
+  branch: Branch;
+  created: boolean;
+}
+
+export interface BranchDelta {
+  branchId: string;
+  seq: number;
+  objectKey: string;
+  changeCount: number;
+  byteSize: number;
+  checksum: string;
+  startLsn: string | null;
+  endLsn: string | null;
+  createdAt: Date;
+}
+
+export interface CommitBranchDeltaInput {
+  branchId: string;
+  /** Must be the branch's headSeq + 1, or an already committed seq (then nothing changes). */
+  seq: number;
+  objectKey: string;
+  changeCount: number;
+  byteSize: number;
+  checksum: string;
+  startLsn?: string;
+  endLsn?: string;
+}
+
+export interface CommitBranchDeltaResult {
+  /** The stored delta: on a re-commit, the one stored first (compare its checksum). */
+  delta: BranchDelta;
+  /** False when this seq was already committed. */
+  created: boolean;
+  /** The branch's head after the call. */
+  headSeq: number;
+}
+
+export interface DeadLetter {
+  id: string;
+  source: string;
+  ref: string;
+  errorType: string;
+  errorMessage: string;
+  details: JsonValue;
+  workflowId: string | null;
+  runId: string | null;
+  attempts: number | null;
+  /** How many times this (source, ref) was recorded. */
+  occurrences: number;
+  firstFailedAt: Date;
+  lastFailedAt: Date;
+  resolvedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface RecordDeadLetterInput {
+  /** Which family gave up, e.g. `webhook:github`, `sync_job`. */
+  source: string;
+  /** The business key inside source (delivery id, job id...). With source, the natural key. */
+  ref: string;
+  errorType: string;
+  errorMessage: string;
+  /** Small context, never secrets or payloads. Default: `{}`. */
+  details?: JsonValue;
+  workflowId?: string;
+  runId?: string;
+  attempts?: number;
+}

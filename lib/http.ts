@@ -1,0 +1,103 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from './logger';
+
+/**
+ * A small HTTP layer shared by the ops server (workers/) and the ingress (client/): exact-path
+ * routes, JSON answers, a catch-all that turns thrown errors into a 500 without leaking them.
+ */
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void;
+export type Routes = Record<string, Partial<Record<'GET' | 'POST' | 'PUT' | 'DELETE', Handler>>>;
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendText(res: http.ServerResponse, status: number, body: string, contentType = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startHttpServer(options: { host: string; port: number; routes: Routes; logger: Logger; name: string }): Promise<RunningServer> {
+  const { routes, logger } = options;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = routes[url.pathname];
+    const handler = route?.[(req.method ?? 'GET') as keyof typeof route];
+    if (!route) return sendJson(res, 404, { error: `no route ${url.pathname}` });
+    if (!handler) {
+      res.setHeader('allow', Object.keys(route).join(', '));
+      return sendJson(res, 405, { error: `${req.method} not allowed on ${url.pathname}` });
+    }
+    Promise.resolve()
+      .then(() => handler(req, res, url))
+      .catch((err: unknown) => {
+        logger.error({ err, path: url.pathname }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  logger.info({ server: options.name, host: options.host, port }, `${options.name} listening`);
+  return {
+    url: `http://${shownHost}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Runs named checks concurrently, each bounded by `timeoutMs`. */
+export interface CheckResult {
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export async function runChecks(
+  checks: Record<string, () => Promise<unknown>>,
+  timeoutMs: number,
+): Promise<{ ok: boolean; failing: string[]; checks: Record<string, CheckResult> }> {
+  const entries: Array<readonly [string, CheckResult]> = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      const started = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+        return [name, { ok: true, ms: Math.round(performance.now() - started) }] as const;
+      } catch (err) {
+        const e = err as Error;
+        return [name, { ok: false, ms: Math.round(performance.now() - started), error: `${e.name}: ${e.message}` }] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  const failing = entries.filter(([, r]) => !r.ok).map(([name]) => name);
+  return { ok: failing.length === 0, failing, checks: Object.fromEntries(entries) };
+}

@@ -1,0 +1,37 @@
+import { createTestDatabase } from './helpers/db';
+import { runDurasync } from './helpers/process';
+
+describe('durasync CLI', () => {
+  it('lists every command it has in --help', async () => {
+    const { code, output } = await runDurasync(['--help']);
+    expect(code).toBe(0);
+    const commands = output.slice(output.indexOf('Commands:')).match(/^ {2}[a-z][\w-]*/gm)?.map((c) => c.trim());
+    expect(commands).toEqual(['dev', 'worker', 'serve', 'db', 'canary', 'build-workflows', 'help']);
+  });
+
+  it('applies migrations with db migrate and changes nothing when run a second time', async () => {
+    const db = await createTestDatabase({ empty: true });
+    try {
+      const first = await runDurasync(['db', 'migrate'], { DATABASE_URL: db.url });
+      expect(first.code).toBe(0);
+      expect(first.output).toMatch(/^applied \d+ migration\(s\): 0001_/m);
+      const second = await runDurasync(['db', 'migrate'], { DATABASE_URL: db.url });
+      expect(second.code).toBe(0);
+      expect(second.output).toMatch(/^database is up to date \(\d+ migration\(s\) already applied\)$/m);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('refuses db migrate without DATABASE_URL in one line, exit code 1', async () => {
+    const { code, output } = await runDurasync(['db', 'migrate'], { DATABASE_URL: '' });
+    expect(code).toBe(1);
+    expect(output.trim().split('\n').at(-1)).toMatch(/^durasync db migrate: DATABASE_URL: required by db migrate/);
+  });
+
+  it('treats an unknown command as bad usage (exit code 2)', async () => {
+    const { code, output } = await runDurasync(['frobnicate']);
+    expect(code).toBe(2);
+    expect(output).toContain("unknown command 'frobnicate'");
+  });
+});

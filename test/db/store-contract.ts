@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BranchSeqGapError,
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  type Store,
+  type SyncJob,
+} from '../../lib/db/store';
+
+/**
+ * The behaviour every Store must have, run against each adapter and database (pg-store.test.ts,
+ * pglite-store.test.ts, supabase-store.test.ts). Tests use unique keys and names, so a target may
+ * share one database between tests.
+ */
+
+export interface StoreFixture {
+  store: Store;
+  /** Another store on the same database (its own pool or HTTP client), closed by close(). */
+  openAnother(): Store;
+  /** Closes every store opened and releases the database. */
+  close(): Promise<void>;
+}
+
+export interface StoreTarget {
+  /** Once before the suite (start shared servers). */
+  setUp?(): Promise<void>;
+  /** Once after the suite. */
+  tearDown?(): Promise<void>;
+  /** Before each test. */
+  open(): Promise<StoreFixture>;
+}
+
+const uid = (): string => randomUUID().slice(0, 8);
+
+export function describeStoreContract(name: string, kind: Store['kind'], target: StoreTarget): void {
+  describe(name, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeAll(async () => {
+      await target.setUp?.();
+    });
+    afterAll(async () => {
+      await target.tearDown?.();
+    });
+    beforeEach(async () => {
+      fixture = await target.open();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.close();
+    });
+
+    /** Claims whatever earlier tests left queued, so a test sees only its own jobs. */
+    async function drainQueue(): Promise<void> {
+      while ((await store.claimSyncJobs({ worker: 'drain', limit: 500 })).length > 0);
+    }
+
+    it('answers ping and says which adapter it is', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+      expect(store.kind).toBe(kind);
+    });
+
+    it('round-trips feature flags: set, get, list, and an update that keeps the description', async () => {
+      const key = `flag.${uid()}`;
+      const set = await store.setFeatureFlag({ key, enabled: true, value: { percent: 25, tags: ['a'] }, description: 'rollout' });
+      expect(set).toMatchObject({ key, enabled: true, value: { percent: 25, tags: ['a'] }, description: 'rollout' });
+      expect(set.createdAt).toBeInstanceOf(Date);
+
+      expect(await store.getFeatureFlag(key)).toEqual(set);
+      expect((await store.listFeatureFlags()).map((flag) => flag.key)).toContain(key);
+
+      const updated = await store.setFeatureFlag({ key, enabled: false });
+      expect(updated).toMatchObject({ key, enabled: false, value: null, description: 'rollout' });
+      expect(updated.updatedAt.getTime()).toBeGreaterThanOrEqual(set.updatedAt.getTime());
+      expect(await store.getFeatureFlag(`missing.${uid()}`)).toBeNull();
+    });
+
+    it('enqueues a job once per dedup key and returns the existing job on a repeat', async () => {
+      const dedupKey = `dedup-${uid()}`;
+      const first = await store.enqueueSyncJob({ dedupKey, kind: 'driveToGithub', payload: { linkId: 'l1' }, priority: 3 });
+      expect(first.created).toBe(true);
+      expect(first.job).toMatchObject({ dedupKey, kind: 'driveToGithub', payload: { linkId: 'l1' }, status: 'queued', priority: 3, attempts: 0 });
+
+      const again = await store.enqueueSyncJob({ dedupKey, kind: 'driveToGithub', payload: { linkId: 'other' } });
+      expect(again.created).toBe(false);
+      expect(again.job).toEqual(first.job);
+    });
+
+    it('claims due jobs highest priority first, marking them running for the worker', async () => {
+      await drainQueue();
+      const tag = uid();
+      const low = await store.enqueueSyncJob({ dedupKey: `low-${tag}`, kind: 'k', priority: 0 });
+      const high = await store.enqueueSyncJob({ dedupKey: `high-${tag}`, kind: 'k', priority: 5 });
+      const later = await store.enqueueSyncJob({ dedupKey: `later-${tag}`, kind: 'k', runAfter: new Date(Date.now() + 3_600_000) });
+
+      const claimed = await store.claimSyncJobs({ worker: `worker-${tag}`, limit: 10 });
+      expect(claimed.map((job) => job.id)).toEqual([high.job.id, low.job.id]);
+      for (const job of claimed) {
+        expect(job).toMatchObject({ status: 'running', claimedBy: `worker-${tag}`, attempts: 1 });
+        expect(job.claimedAt).toBeInstanceOf(Date);
+      }
+      expect(await store.claimSyncJobs({ worker: `worker-${tag}` })).toEqual([]);
+      expect(claimed.map((job) => job.id)).not.toContain(later.job.id);
+    });
+
+    it('never hands one job to two concurrent claimers', async () => {
+      await drainQueue();
+      const tag = uid();
+      const ids = new Set<string>();
+      for (let i = 0; i < 24; i++) ids.add((await store.enqueueSyncJob({ dedupKey: `race-${tag}-${i}`, kind: 'k' })).job.id);
+
+      const other = fixture.openAnother();
+      const claimUntilEmpty = async (claimer: Store, worker: string): Promise<SyncJob[]> => {
+        const got: SyncJob[] = [];
+        for (;;) {
+          const batch = await claimer.claimSyncJobs({ worker, limit: 2 });
+          if (batch.length === 0) return got;
+          got.push(...batch);
+        }
+      };
+      const [a, b] = await Promise.all([claimUntilEmpty(store, 'a'), claimUntilEmpty(other, 'b')]);
+      const claimedIds = [...a, ...b].map((job) => job.id);
+      expect(new Set(claimedIds).size).toBe(claimedIds.length);
+      expect(new Set(claimedIds)).toEqual(ids);
+      expect(a.every((job) => job.claimedBy === 'a') && b.every((job) => job.claimedBy === 'b')).toBe(true);
+    });
+
+    it('completes and fails running jobs once, and refuses jobs in another state or owner', async () => {
+      await drainQueue();
+      const tag = uid();
+      const one = await store.enqueueSyncJob({ dedupKey: `one-${tag}`, kind: 'k' });
+      const two = await store.enqueueSyncJob({ dedupKey: `two-${tag}`, kind: 'k' });
+      await expect(store.completeSyncJob({ id: one.job.id })).rejects.toMatchObject({
+        name: 'ConflictError',
+        details: { resource: 'sync_job', reason: 'state', state: 'queued' },
+      });
+      expect(await store.claimSyncJobs({ worker: 'w', limit: 2 })).toHaveLength(2);
+
+      await expect(store.completeSyncJob({ id: one.job.id, worker: 'someone-else' })).rejects.toBeInstanceOf(ConflictError);
+      const done = await store.completeSyncJob({ id: one.job.id, worker: 'w', result: { files: 3 } });
+      expect(done).toMatchObject({ status: 'succeeded', result: { files: 3 }, lastError: null });
+      expect(done.finishedAt).toBeInstanceOf(Date);
+      expect(await store.completeSyncJob({ id: one.job.id, worker: 'w' })).toEqual(done);
+      await expect(store.failSyncJob({ id: one.job.id, error: 'late' })).rejects.toBeInstanceOf(ConflictError);
+
+      const failed = await store.failSyncJob({ id: two.job.id, error: 'github 422' });
+      expect(failed).toMatchObject({ status: 'failed', lastError: 'github 422' });
+      expect(await store.failSyncJob({ id: two.job.id, error: 'github 422' })).toEqual(failed);
+
+      const missing = randomUUID();
+      await expect(store.completeSyncJob({ id: missing })).rejects.toMatchObject({
+        name: 'NotFoundError',
+        resource: 'sync_job',
+        id: missing,
+      });
+      await expect(store.failSyncJob({ id: 'not-a-uuid', error: 'x' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
+    it('creates branches idempotently by name, children from a seq of their parent', async () => {
+      const name = `main-${uid()}`;
+      const root = await store.createBranch({ name, metadata: { region: 'eu' } });
+      expect(root.created).toBe(true);
+      expect(root.branch).toMatchObject({ name, parentId: null, parentSeq: null, headSeq: 0, metadata: { region: 'eu' } });
+      const again = await store.createBranch({ name });
+      expect(again).toEqual({ branch: root.branch, created: false });
+      expect(await store.getBranch(root.branch.id)).toEqual(root.branch);
+      expect(await store.getBranch(randomUUID())).toBeNull();
+
+      await store.commitBranchDelta({ branchId: root.branch.id, seq: 1, objectKey: `${name}/1`, changeCount: 1, byteSize: 10, checksum: 'c1' });
+      const child = await store.createBranch({ name: `${name}-child`, parentId: root.branch.id });
+      expect(child.branch).toMatchObject({ parentId: root.branch.id, parentSeq: 1, headSeq: 0 });
+      const early = await store.createBranch({ name: `${name}-early`, parentId: root.branch.id, parentSeq: 0 });
+      expect(early.branch.parentSeq).toBe(0);
+
+      await expect(store.createBranch({ name: `${name}-child` })).rejects.toMatchObject({ name: 'ConflictError', details: { reason: 'parent' } });
+      await expect(store.createBranch({ name: `x-${uid()}`, parentId: randomUUID() })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(store.createBranch({ name: `x-${uid()}`, parentId: root.branch.id, parentSeq: 9 })).rejects.toMatchObject({
+        name: 'InvalidArgumentError',
+        argument: 'p_parent_seq',
+      });
+    });
+
+    it('commits deltas in order, moving the head, and treats a re-commit of a seq as done', async () => {
+      const { branch } = await store.createBranch({ name: `deltas-${uid()}` });
+      const delta = (seq: number, checksum = `sum-${seq}`) => ({
+        branchId: branch.id,
+        seq,
+        objectKey: `${branch.id}/${seq}.zst`,
+        changeCount: seq * 10,
+        byteSize: 2 ** 40 + seq,
+        checksum,
+        startLsn: `0/${seq}0`,
+        endLsn: `0/${seq}F`,
+      });
+      const first = await store.commitBranchDelta(delta(1));
+      expect(first).toMatchObject({ created: true, headSeq: 1, delta: { seq: 1, changeCount: 10, byteSize: 2 ** 40 + 1, checksum: 'sum-1', startLsn: '0/10' } });
+      const second = await store.commitBranchDelta(delta(2));
+      expect(second.headSeq).toBe(2);
+      expect((await store.getBranch(branch.id))?.headSeq).toBe(2);
+
+      const replay = await store.commitBranchDelta(delta(1, 'a-different-sum'));
+      expect(replay).toEqual({ delta: first.delta, created: false, headSeq: 2 });
+      expect((await store.getBranch(branch.id))?.headSeq).toBe(2);
+    });
+
+    it('refuses a gap in delta seqs with BranchSeqGapError and writes nothing', async () => {
+      const { branch } = await store.createBranch({ name: `gap-${uid()}` });
+      await store.commitBranchDelta({ branchId: branch.id, seq: 1, objectKey: `${branch.id}/1`, changeCount: 1, byteSize: 1, checksum: 'c1' });
+
+      const gap = store.commitBranchDelta({ branchId: branch.id, seq: 3, objectKey: `${branch.id}/next`, changeCount: 1, byteSize: 1, checksum: 'c3' });
+      await expect(gap).rejects.toBeInstanceOf(BranchSeqGapError);
+      await expect(gap).rejects.toMatchObject({ branchId: branch.id, seq: 3, headSeq: 1 });
+      expect((await store.getBranch(branch.id))?.headSeq).toBe(1);
+
+      // The refused object key was not stored: seq 2 can take it.
+      const next = await store.commitBranchDelta({ branchId: branch.id, seq: 2, objectKey: `${branch.id}/next`, changeCount: 1, byteSize: 1, checksum: 'c2' });
+      expect(next).toMatchObject({ created: true, headSeq: 2 });
+
+      await expect(
+        store.commitBranchDelta({ branchId: randomUUID(), seq: 1, objectKey: `o-${uid()}`, changeCount: 1, byteSize: 1, checksum: 'c' }),
+      ).rejects.toMatchObject({ name: 'NotFoundError', resource: 'branch' });
+    });
+
+    it('records dead letters once per source and ref, counting repeats', async () => {
+      const ref = `delivery-${uid()}`;
+      const first = await store.recordDeadLetter({
+        source: 'webhook:github',
+        ref,
+        errorType: 'NonRetryable',
+        errorMessage: 'payload rejected',
+        details: { status: 422 },
+        workflowId: `webhook:github:${ref}`,
+        attempts: 5,
+      });
+      expect(first).toMatchObject({ source: 'webhook:github', ref, occurrences: 1, details: { status: 422 }, attempts: 5, runId: null, resolvedAt: null });
+
+      const second = await store.recordDeadLetter({ source: 'webhook:github', ref, errorType: 'Timeout', errorMessage: 'gave up again' });
+      expect(second).toMatchObject({ id: first.id, occurrences: 2, errorType: 'Timeout', errorMessage: 'gave up again', workflowId: first.workflowId, attempts: 5 });
+      expect(second.lastFailedAt.getTime()).toBeGreaterThanOrEqual(first.lastFailedAt.getTime());
+    });
+  });
+}

@@ -1,0 +1,124 @@
+import os from 'node:os';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import type { DurasyncConfig } from '../lib/config';
+import { createCache, type Cache } from '../lib/cache';
+import { createStore, type Store } from '../lib/db/store';
+import type { Logger } from '../lib/logger';
+import { createMetrics } from '../lib/metrics';
+import { freePort } from '../lib/net';
+import { taskQueueName, type QueueName } from '../lib/queues';
+import type { RunningServer } from '../lib/http';
+import { activitiesForQueue } from './activities';
+import { loadWorkflowBundle } from './bundle';
+import { durasyncWorkerOptions } from './interceptors';
+import { startOpsServer } from './ops-server';
+import { installRuntime } from './runtime';
+
+export interface WorkerProcessOptions {
+  config: DurasyncConfig;
+  logger: Logger;
+  /** Queues this process serves, one Temporal worker each (concurrent mode). Default: config.worker.queues. */
+  queues?: QueueName[];
+  /** Called once every worker polls and the ops server listens. */
+  onReady?: (info: { opsUrl: string; taskQueues: string[] }) => void;
+}
+
+/**
+ * A worker process: one Temporal worker per queue sharing one connection, one workflow bundle,
+ * one store and one cache, plus the ops server. Resolves after SIGINT/SIGTERM once every worker
+ * has drained (in-flight activities get DURASYNC_SHUTDOWN_GRACE to finish) and everything it
+ * opened is closed; rejects if a worker fails, after stopping the others.
+ */
+export async function runWorkerProcess(options: WorkerProcessOptions): Promise<void> {
+  const { config, logger } = options;
+  const queues = options.queues ?? config.worker.queues;
+  const sdkMetricsAddress = `127.0.0.1:${await freePort()}`;
+  installRuntime({ logger, sdkMetricsAddress });
+
+  const opened: Array<{ name: string; close: () => Promise<unknown> }> = [];
+  const closeAll = async () => {
+    for (const { name, close } of opened.reverse()) {
+      await close().catch((err: unknown) => logger.warn({ err, resource: name }, 'close failed'));
+    }
+  };
+  try {
+    const store: Store = createStore({
+      databaseUrl: config.database.url,
+      supabase: config.database.supabase,
+      poolMax: config.database.poolMax,
+      logger,
+    });
+    opened.push({ name: 'store', close: () => store.close() });
+    const cache: Cache = createCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, logger });
+    opened.push({ name: 'cache', close: () => cache.close() });
+    const connection = await NativeConnection.connect(config.temporal.connectionOptions as Parameters<typeof NativeConnection.connect>[0]);
+    opened.push({ name: 'temporal connection', close: () => connection.close() });
+    const bundle: WorkflowBundleOption = await loadWorkflowBundle(config.worker.workflowBundlePath, logger);
+    const metrics = createMetrics();
+
+    const workers = await Promise.all(
+      queues.map(async (queue) => {
+        const taskQueue = taskQueueName(queue, config.temporal.taskQueuePrefix);
+        const worker = await Worker.create({
+          connection,
+          namespace: config.temporal.namespace,
+          taskQueue,
+          identity: `${process.pid}@${os.hostname()}/${queue}`,
+          workflowBundle: bundle,
+          activities: activitiesForQueue(queue, { store, cache, logger: logger.child({ queue }) }),
+          ...durasyncWorkerOptions(metrics, queue),
+          shutdownGraceTime: config.worker.shutdownGraceMs,
+          ...(config.worker.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities } : {}),
+          ...(config.worker.maxConcurrentWorkflowTasks ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks } : {}),
+        });
+        return { queue, taskQueue, worker };
+      }),
+    );
+
+    const checks: Record<string, () => Promise<unknown>> = {
+      temporal: () => connection.workflowService.getSystemInfo({}),
+      database: () => store.ping(),
+      workers: async () => {
+        const notRunning = workers.filter(({ worker }) => worker.getState() !== 'RUNNING');
+        if (notRunning.length) throw new Error(notRunning.map(({ queue, worker }) => `${queue} ${worker.getState().toLowerCase()}`).join(', '));
+        return Promise.resolve();
+      },
+    };
+    if (cache.kind === 'redis') checks.redis = () => cache.ping();
+    const ops: RunningServer = await startOpsServer({
+      host: config.ops.host,
+      port: config.ops.port,
+      logger,
+      registry: metrics.registry,
+      sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
+      checks,
+      describe: () => ({
+        mode: 'concurrent',
+        namespace: config.temporal.namespace,
+        temporal: config.temporal.address,
+        store: store.kind,
+        cache: cache.kind,
+        workers: workers.map(({ queue, taskQueue, worker }) => ({ queue, taskQueue, state: worker.getState() })),
+      }),
+    });
+    opened.push({ name: 'ops server', close: () => ops.close() });
+
+    const runs = workers.map(({ worker }) => worker.run());
+    logger.info({ taskQueues: workers.map((w) => w.taskQueue), namespace: config.temporal.namespace, ops: ops.url }, 'workers running');
+    options.onReady?.({ opsUrl: ops.url, taskQueues: workers.map((w) => w.taskQueue) });
+    const results = await Promise.allSettled(
+      runs.map((run) =>
+        run.catch((err: unknown) => {
+          // One worker failing stops the process: stop the others so the supervisor restarts it whole.
+          for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+          throw err;
+        }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    logger.info('workers drained');
+  } finally {
+    await closeAll();
+  }
+}

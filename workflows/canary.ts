@@ -1,0 +1,36 @@
+import { proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { OpsActivities, ProbeResult } from '../activities/ops';
+import { DurasyncStatus } from './search-attributes';
+
+const { probeDependencies } = proxyActivities<OpsActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+  summary: 'probe database and cache from a worker of this queue',
+});
+
+export interface CanaryResult extends ProbeResult {
+  /** `ok` when every dependency answered, else `degraded`. */
+  status: 'ok' | 'degraded';
+  /** The queue the workflow ran on (the activity ran on the same one). */
+  workflowTaskQueue: string;
+}
+
+/**
+ * The canary: a workflow and an activity on one queue, started with `durasync canary --queue Q`.
+ * Completing proves that the queue has workers polling for workflow and activity tasks and that they
+ * reach the database and the cache. It sets DurasyncStatus to `ok` or `degraded` for the Web UI.
+ */
+export async function canary(): Promise<CanaryResult> {
+  setCurrentDetails('probing the database and cache from a worker of this queue');
+  const probe = await probeDependencies();
+  const status = probe.database.ok && probe.cache.ok ? 'ok' : 'degraded';
+  upsertSearchAttributes([{ key: DurasyncStatus, value: status }]);
+  setCurrentDetails(
+    [
+      `**${status}** on \`${probe.taskQueue}\` (worker pid ${probe.worker.pid} on ${probe.worker.hostname})`,
+      `- database (${probe.database.kind}): ${probe.database.ok ? `${probe.database.ms} ms` : probe.database.error ?? 'failed'}`,
+      `- cache (${probe.cache.kind}): ${probe.cache.ok ? `${probe.cache.ms} ms` : probe.cache.error ?? 'failed'}`,
+    ].join('\n'),
+  );
+  return { ...probe, status, workflowTaskQueue: workflowInfo().taskQueue };
+}
