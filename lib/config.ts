@@ -18,8 +18,6 @@ import type { LogLevel } from './logger';
  * cluster or Temporal Cloud.
  */
 export interface DurasyncConfig {
-  /** NODE_ENV. Default: `development`. */
-  env: 'development' | 'production' | 'test';
   /** DURASYNC_LOG_LEVEL. Default: `info`. */
   logLevel: LogLevel;
   /** DURASYNC_DATA_DIR: local state of `npm run dev` (Temporal history, embedded Postgres, objects). Default: `<project>/.durasync`. */
@@ -183,7 +181,6 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
     throw new ConfigError('DURASYNC_SHUTDOWN_GRACE', `expected a duration such as 30s, 500ms or 2m, got "${graceRaw}"`);
   }
   return {
-    env: oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development'),
     logLevel: oneOf(env, 'DURASYNC_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
     dataDir: path.resolve(str(env, 'DURASYNC_DATA_DIR') ?? path.join(PROJECT_ROOT, '.durasync')),
     temporal: temporalSettings(env),

@@ -4,15 +4,43 @@ import type { DurasyncConfig } from '../lib/config';
 import { createCache, type Cache } from '../lib/cache';
 import { createStore, type Store } from '../lib/db/store';
 import type { Logger } from '../lib/logger';
-import { createMetrics } from '../lib/metrics';
+import { createMetrics, type DurasyncMetrics } from '../lib/metrics';
 import { freePort } from '../lib/net';
 import { taskQueueName, type QueueName } from '../lib/queues';
 import type { RunningServer } from '../lib/http';
-import { activitiesForQueue } from './activities';
+import { activitiesForQueue, type ActivityDeps } from './activities';
 import { loadWorkflowBundle } from './bundle';
 import { durasyncWorkerOptions } from './interceptors';
 import { startOpsServer } from './ops-server';
 import { installRuntime } from './runtime';
+
+export interface QueueWorkerOptions {
+  connection: NativeConnection;
+  config: DurasyncConfig;
+  queue: QueueName;
+  bundle: WorkflowBundleOption;
+  metrics: DurasyncMetrics;
+  deps: ActivityDeps;
+}
+
+/**
+ * The Temporal worker of one queue, as every durasync process runs it: the queue's activities,
+ * durasync's interceptors and sinks, the shutdown grace time and concurrency limits from config.
+ */
+export async function createQueueWorker({ connection, config, queue, bundle, metrics, deps }: QueueWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: taskQueueName(queue, config.temporal.taskQueuePrefix),
+    identity: `${process.pid}@${os.hostname()}/${queue}`,
+    workflowBundle: bundle,
+    activities: activitiesForQueue(queue, deps),
+    ...durasyncWorkerOptions(metrics, queue),
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+    ...(config.worker.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities } : {}),
+    ...(config.worker.maxConcurrentWorkflowTasks ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks } : {}),
+  });
+}
 
 export interface WorkerProcessOptions {
   config: DurasyncConfig;
@@ -58,20 +86,8 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
 
     const workers = await Promise.all(
       queues.map(async (queue) => {
-        const taskQueue = taskQueueName(queue, config.temporal.taskQueuePrefix);
-        const worker = await Worker.create({
-          connection,
-          namespace: config.temporal.namespace,
-          taskQueue,
-          identity: `${process.pid}@${os.hostname()}/${queue}`,
-          workflowBundle: bundle,
-          activities: activitiesForQueue(queue, { store, cache, logger: logger.child({ queue }) }),
-          ...durasyncWorkerOptions(metrics, queue),
-          shutdownGraceTime: config.worker.shutdownGraceMs,
-          ...(config.worker.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities } : {}),
-          ...(config.worker.maxConcurrentWorkflowTasks ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks } : {}),
-        });
-        return { queue, taskQueue, worker };
+        const worker = await createQueueWorker({ connection, config, queue, bundle, metrics, deps: { store, cache, logger: logger.child({ queue }) } });
+        return { queue, taskQueue: worker.options.taskQueue, worker };
       }),
     );
 
