@@ -2,26 +2,20 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createOpsActivities, type ProbeResult } from '../../activities/ops';
 import { RedisCache, MemoryCache } from '../../lib/cache';
 import { createStore, type Store } from '../../lib/db/store';
-import { createTestDatabase } from '../helpers/db';
-import { testRedisPrefix } from '../helpers/redis';
+import { openTestDeps, type TestDeps } from '../helpers/deps';
 
 describe('ops activities', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let deps: TestDeps;
   let store: Store;
-  const redisKeys = testRedisPrefix();
   let cache: RedisCache;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    store = createStore({ databaseUrl: db.url });
-    cache = new RedisCache(redisKeys.url, redisKeys.prefix);
+    deps = await openTestDeps();
+    ({ store, cache } = deps);
   });
 
   afterAll(async () => {
-    await cache.close();
-    await store.close();
-    await db.drop();
-    await redisKeys.cleanup();
+    await deps?.close();
   });
 
   it('reports the real database and Redis as reachable, with the task queue that ran the probe', async () => {

@@ -2,34 +2,28 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createOpsActivities } from '../../activities/ops';
 import { MemoryCache, RedisCache } from '../../lib/cache';
-import { createStore, type Store } from '../../lib/db/store';
+import type { Store } from '../../lib/db/store';
 import { createMetrics } from '../../lib/metrics';
 import { durasyncWorkerOptions } from '../../workers/interceptors';
 import type { canary } from '../../workflows/canary';
 import { DurasyncKind, DurasyncStatus } from '../../workflows/search-attributes';
-import { createTestDatabase } from '../helpers/db';
-import { testRedisPrefix } from '../helpers/redis';
+import { openTestDeps, type TestDeps } from '../helpers/deps';
 import { connectTestEnv, createTimeSkippingEnv, testWorkflowBundle, uniqueTaskQueue, uniqueWorkflowId } from '../helpers/temporal';
 
 describe('canary workflow', () => {
   let env: TestWorkflowEnvironment;
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let deps: TestDeps;
   let store: Store;
-  const redisKeys = testRedisPrefix();
   let cache: RedisCache;
 
   beforeAll(async () => {
     env = await connectTestEnv();
-    db = await createTestDatabase();
-    store = createStore({ databaseUrl: db.url });
-    cache = new RedisCache(redisKeys.url, redisKeys.prefix);
+    deps = await openTestDeps();
+    ({ store, cache } = deps);
   });
 
   afterAll(async () => {
-    await cache.close();
-    await store.close();
-    await db.drop();
-    await redisKeys.cleanup();
+    await deps?.close();
     await env?.teardown();
   });
 
