@@ -23,7 +23,7 @@ import { createStore } from '../lib/db/store';
 import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { freePort } from '../lib/net';
-import { startDevServer } from '../lib/temporal-dev-server';
+import { startDevServer } from '../workers/temporal-dev-server';
 import { loadWorkflowBundle } from '../workers/bundle';
 import { createQueueWorker } from '../workers/process';
 import { installRuntime } from '../workers/runtime';

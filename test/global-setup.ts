@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import { startDevServer, type DevServer } from '../lib/temporal-dev-server';
+import { startDevServer, type DevServer } from '../workers/temporal-dev-server';
 import { createLogger } from '../lib/logger';
 import { writeWorkflowBundle } from '../workers/bundle';
 import { freePort } from '../lib/net';

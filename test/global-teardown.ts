@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { DevServer } from '../lib/temporal-dev-server';
+import type { DevServer } from '../workers/temporal-dev-server';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __durasyncTemporal?: DevServer }).__durasyncTemporal?.stop();

@@ -7,7 +7,7 @@ import { startEmbeddedPostgres } from '../lib/db/embedded-postgres';
 import { migrate } from '../lib/db/migrate';
 import type { Logger } from '../lib/logger';
 import { connectClient } from '../lib/temporal-client';
-import { startDevServer } from '../lib/temporal-dev-server';
+import { startDevServer } from './temporal-dev-server';
 import { runWorkerProcess } from './process';
 
 export interface DevOptions {

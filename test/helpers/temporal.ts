@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { findTemporalBinary } from '../../lib/tools';
-import { registerSearchAttributes } from '../../lib/search-attributes';
+import { registerSearchAttributes } from '../../workers/search-attributes';
 
 /**
  * Temporal helpers for tests. The jest global setup runs one dev server for the whole run and

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { DURASYNC_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { findTemporalBinary } from './tools';
-import { waitForPort } from './net';
+import { findTemporalBinary } from '../lib/tools';
+import { waitForPort } from '../lib/net';
 
 /**
  * Runs `temporal server start-dev` (the Temporal CLI's dev server, with its Web UI) as a child
