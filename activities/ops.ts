@@ -36,15 +36,28 @@ async function check(kind: string, ping: () => Promise<void>): Promise<Dependenc
   }
 }
 
+export interface ProbeOptions {
+  /**
+   * Keep the activity running this long after the checks, heartbeating every second: holds a slot
+   * of the worker, to watch drains, failover to another worker and scaling. Default: 0.
+   */
+  holdMs?: number;
+}
+
 /** Activities of the canary workflow: run on every queue, they prove a queue's workers can reach their dependencies. */
 export function createOpsActivities(deps: OpsDeps) {
   return {
     /** Pings the database and the cache from the worker that picked up the task. */
-    async probeDependencies(): Promise<ProbeResult> {
+    async probeDependencies(options: ProbeOptions = {}): Promise<ProbeResult> {
       const [database, cache] = await Promise.all([
         check(deps.store.kind, () => deps.store.ping()),
         check(deps.cache.kind, () => deps.cache.ping()),
       ]);
+      const ctx = Context.current();
+      for (let held = 0; held < (options.holdMs ?? 0); held += 1000) {
+        ctx.heartbeat({ held });
+        await ctx.sleep(Math.min(1000, (options.holdMs ?? 0) - held)); // rejects if the activity is cancelled
+      }
       return {
         taskQueue: Context.current().info.taskQueue,
         worker: { pid: process.pid, hostname: os.hostname() },

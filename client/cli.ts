@@ -129,11 +129,14 @@ export function buildProgram(): Command {
     .description("run the canary workflow on a queue: proves its workers poll and reach the database and cache")
     .addOption(new Option('--queue <queue>', 'queue to probe').choices(QUEUES).default('sync'))
     .option('--timeout <seconds>', 'give up waiting after this many seconds', '30')
+    .option('--hold <duration>', 'keep the probe activity running this long (e.g. 30s), to watch drains and failover')
     .action(
-      command('canary', async ({ config }, opts: { queue: QueueName; timeout: string }) => {
+      command('canary', async ({ config }, opts: { queue: QueueName; timeout: string; hold?: string }) => {
+        const holdMs = opts.hold === undefined ? 0 : parseDuration(opts.hold);
+        if (holdMs === undefined) throw new UsageError(`--hold: expected a duration such as 30s, got "${opts.hold}"`);
         const { client, connection } = await connectClient(config);
         try {
-          const result = await startCanary(client, taskQueueName(opts.queue, config.temporal.taskQueuePrefix), Number(opts.timeout) * 1000);
+          const result = await startCanary(client, taskQueueName(opts.queue, config.temporal.taskQueuePrefix), Number(opts.timeout) * 1000 + holdMs, holdMs ? { holdMs } : {});
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
           if (result.status !== 'ok') process.exitCode = EXIT_FAILURE;
         } finally {

@@ -6,6 +6,7 @@ import { parseDuration } from './duration';
 import { PROJECT_ROOT } from './paths';
 import { QUEUES, isQueueName, type QueueName } from './queues';
 import type { LogLevel } from './logger';
+import { buildInfo } from './build-info';
 
 /**
  * durasync's configuration, read once from the environment at start-up. Every variable has a
@@ -69,6 +70,40 @@ export interface DurasyncConfig {
     maxConcurrentWorkflowTasks?: number;
     /** DURASYNC_WORKFLOW_BUNDLE: prebuilt workflow bundle (`npm run build`). Default: bundle from source at start. */
     workflowBundlePath?: string;
+    /**
+     * DURASYNC_TUNER=resource with DURASYNC_TUNER_TARGET_MEM / DURASYNC_TUNER_TARGET_CPU (0-1):
+     * slots sized by the SDK's resource-based tuner instead of fixed maximums. Default: off.
+     */
+    tuner?: { targetMemoryUsage: number; targetCpuUsage: number };
+    /**
+     * DURASYNC_QUEUE_RATES, e.g. `sync=5,ingestion=2`: activities per second for a whole task queue,
+     * enforced by the server across all its workers (maxTaskQueueActivitiesPerSecond). Default: none.
+     */
+    rates: Partial<Record<QueueName, number>>;
+    /** Worker Versioning (Temporal worker deployments). */
+    versioning: {
+      /** DURASYNC_WORKER_VERSIONING=on: workers poll as a deployment version. Default: off. */
+      enabled: boolean;
+      /** DURASYNC_DEPLOYMENT_NAME. Default: `durasync`. */
+      deploymentName: string;
+      /** DURASYNC_BUILD_ID. Default: package version + git commit (lib/build-info.ts). */
+      buildId: string;
+      /** DURASYNC_VERSIONING_BEHAVIOR: PINNED or AUTO_UPGRADE for workflows that do not choose. Default: AUTO_UPGRADE. */
+      defaultBehavior: 'PINNED' | 'AUTO_UPGRADE';
+    };
+  };
+  /** The supervisor (`durasync manager`, `durasync worker --mode isolated`). */
+  manager: {
+    /** DURASYNC_WORKER_MODE: `concurrent` (one process, a worker per queue) or `isolated` (a process per queue, supervised). Default: concurrent. */
+    mode: 'concurrent' | 'isolated';
+    /** DURASYNC_MANAGER_PROCESSES, e.g. `sync=2,ingestion=1`: processes per queue (1-20). Default: 1 for each of DURASYNC_QUEUES. */
+    processes: Partial<Record<QueueName, number>>;
+    /** DURASYNC_MANAGER_RESTART_BACKOFF: first delay before restarting a crashed process; doubles each time, up to 30 s. Default: `1s`. */
+    restartBackoffMs: number;
+    /** DURASYNC_MANAGER_MAX_RESTARTS: restarts allowed within the window before a process is reported failed. Default: 5. */
+    maxRestarts: number;
+    /** DURASYNC_MANAGER_RESTART_WINDOW. Default: `60s`. */
+    restartWindowMs: number;
   };
   /** Ports of what `npm run dev` starts itself. */
   dev: {
@@ -171,15 +206,63 @@ export function parseQueueList(raw: string, source: string): QueueName[] {
   return [...new Set(names)] as QueueName[];
 }
 
+/** Parses `sync=5,ingestion=0.5` (activities per second per queue); a ConfigError names `source`. */
+export function parseQueueRates(raw: string, source: string): Partial<Record<QueueName, number>> {
+  const rates: Partial<Record<QueueName, number>> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [queue, value, extra] = part.split('=');
+    if (!queue || !isQueueName(queue) || value === undefined || extra !== undefined || !/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) {
+      throw new ConfigError(source, `expected queue=activities-per-second pairs such as sync=5 (queues: ${QUEUES.join(', ')}), got "${part}"`);
+    }
+    rates[queue] = Number(value);
+  }
+  return rates;
+}
+
+/** A number in (0, 1]; a ConfigError names `source`. */
+export function parseFraction(raw: string, source: string): number {
+  if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(raw) || Number(raw) <= 0) throw new ConfigError(source, `expected a fraction above 0 and at most 1 (e.g. 0.8), got "${raw}"`);
+  return Number(raw);
+}
+
+function tuner(env: Env): DurasyncConfig['worker']['tuner'] {
+  const kind = oneOf(env, 'DURASYNC_TUNER', ['fixed', 'resource'] as const, 'fixed');
+  if (kind === 'fixed') return undefined;
+  if (str(env, 'DURASYNC_MAX_CONCURRENT_ACTIVITIES') || str(env, 'DURASYNC_MAX_CONCURRENT_WORKFLOW_TASKS')) {
+    throw new ConfigError('DURASYNC_TUNER', 'resource cannot be combined with DURASYNC_MAX_CONCURRENT_* (the tuner sizes the slots)');
+  }
+  return {
+    targetMemoryUsage: parseFraction(str(env, 'DURASYNC_TUNER_TARGET_MEM') ?? '0.8', 'DURASYNC_TUNER_TARGET_MEM'),
+    targetCpuUsage: parseFraction(str(env, 'DURASYNC_TUNER_TARGET_CPU') ?? '0.9', 'DURASYNC_TUNER_TARGET_CPU'),
+  };
+}
+
+/** Parses `sync=2,ingestion=1` (processes per queue, 1-20); a ConfigError names `source`. */
+export function parseQueueCounts(raw: string, source: string): Partial<Record<QueueName, number>> {
+  const counts: Partial<Record<QueueName, number>> = {};
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [queue, value, extra] = part.split('=');
+    if (!queue || !isQueueName(queue) || value === undefined || extra !== undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 20) {
+      throw new ConfigError(source, `expected queue=processes pairs with 1 to 20 processes, such as sync=2 (queues: ${QUEUES.join(', ')}), got "${part}"`);
+    }
+    counts[queue] = Number(value);
+  }
+  return counts;
+}
+
+function duration(env: Env, name: string, fallback: string): number {
+  const raw = str(env, name) ?? fallback;
+  const ms = parseDuration(raw);
+  if (ms === undefined) throw new ConfigError(name, `expected a duration such as 30s, 500ms or 2m, got "${raw}"`);
+  return ms;
+}
+
 export function loadConfig(env: Env = process.env): DurasyncConfig {
   const supabaseUrl = url(env, 'SUPABASE_URL', ['http', 'https']);
   const serviceKey = str(env, 'SUPABASE_SERVICE_ROLE_KEY');
   if (supabaseUrl && !serviceKey) throw new ConfigError('SUPABASE_SERVICE_ROLE_KEY', 'required when SUPABASE_URL is set');
-  const graceRaw = str(env, 'DURASYNC_SHUTDOWN_GRACE') ?? '30s';
-  const shutdownGraceMs = parseDuration(graceRaw);
-  if (shutdownGraceMs === undefined) {
-    throw new ConfigError('DURASYNC_SHUTDOWN_GRACE', `expected a duration such as 30s, 500ms or 2m, got "${graceRaw}"`);
-  }
+  const shutdownGraceMs = duration(env, 'DURASYNC_SHUTDOWN_GRACE', '30s');
+  const workerQueues = queues(env);
   return {
     logLevel: oneOf(env, 'DURASYNC_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
     dataDir: path.resolve(str(env, 'DURASYNC_DATA_DIR') ?? path.join(PROJECT_ROOT, '.durasync')),
@@ -196,11 +279,29 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
     ops: { host: str(env, 'DURASYNC_OPS_HOST') ?? '0.0.0.0', port: port(env, 'DURASYNC_OPS_PORT', 8080) },
     ingress: { host: str(env, 'DURASYNC_INGRESS_HOST') ?? '0.0.0.0', port: port(env, 'DURASYNC_INGRESS_PORT', 8088) },
     worker: {
-      queues: queues(env),
+      queues: workerQueues,
       shutdownGraceMs,
       maxConcurrentActivities: int(env, 'DURASYNC_MAX_CONCURRENT_ACTIVITIES', undefined, 1, 10_000),
       maxConcurrentWorkflowTasks: int(env, 'DURASYNC_MAX_CONCURRENT_WORKFLOW_TASKS', undefined, 2, 10_000),
       workflowBundlePath: str(env, 'DURASYNC_WORKFLOW_BUNDLE'),
+      tuner: tuner(env),
+      rates: str(env, 'DURASYNC_QUEUE_RATES') === undefined ? {} : parseQueueRates(str(env, 'DURASYNC_QUEUE_RATES')!, 'DURASYNC_QUEUE_RATES'),
+      versioning: {
+        enabled: oneOf(env, 'DURASYNC_WORKER_VERSIONING', ['off', 'on'] as const, 'off') === 'on',
+        deploymentName: str(env, 'DURASYNC_DEPLOYMENT_NAME') ?? 'durasync',
+        buildId: str(env, 'DURASYNC_BUILD_ID') ?? buildInfo().buildId,
+        defaultBehavior: oneOf(env, 'DURASYNC_VERSIONING_BEHAVIOR', ['PINNED', 'AUTO_UPGRADE'] as const, 'AUTO_UPGRADE'),
+      },
+    },
+    manager: {
+      mode: oneOf(env, 'DURASYNC_WORKER_MODE', ['concurrent', 'isolated'] as const, 'concurrent'),
+      processes:
+        str(env, 'DURASYNC_MANAGER_PROCESSES') === undefined
+          ? Object.fromEntries(workerQueues.map((q) => [q, 1]))
+          : parseQueueCounts(str(env, 'DURASYNC_MANAGER_PROCESSES')!, 'DURASYNC_MANAGER_PROCESSES'),
+      restartBackoffMs: duration(env, 'DURASYNC_MANAGER_RESTART_BACKOFF', '1s'),
+      maxRestarts: int(env, 'DURASYNC_MANAGER_MAX_RESTARTS', 5, 0, 1000)!,
+      restartWindowMs: duration(env, 'DURASYNC_MANAGER_RESTART_WINDOW', '60s'),
     },
     dev: {
       temporal: oneOf(env, 'DURASYNC_DEV_TEMPORAL', ['embedded', 'external'] as const, 'embedded'),

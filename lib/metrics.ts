@@ -11,6 +11,7 @@ export interface DurasyncMetrics {
   jobsProcessed: Counter<'queue' | 'job_type' | 'kind'>;
   jobsFailed: Counter<'queue' | 'job_type' | 'kind'>;
   jobsError: Counter<'queue' | 'job_type' | 'kind' | 'error_type'>;
+  idleIterations: Counter<'queue' | 'poller'>;
   memoryUsage: Gauge<'type'>;
 }
 
@@ -43,6 +44,12 @@ export function createMetrics(): DurasyncMetrics {
       labelNames: ['queue', 'job_type', 'kind', 'error_type'],
       registers: [registry],
     }),
+    idleIterations: new Counter({
+      name: 'durasync_idle_iterations_total',
+      help: 'Polls of a queue that came back without a task (poller: workflow or activity), read from the SDK counters temporal_workflow_task_queue_poll_empty and temporal_activity_poll_no_task.',
+      labelNames: ['queue', 'poller'],
+      registers: [registry],
+    }),
     memoryUsage: new Gauge({
       name: 'durasync_memory_usage_bytes',
       help: 'Memory of this worker process (rss, heapUsed, heapTotal, external), read at scrape time.',
@@ -57,4 +64,32 @@ export function createMetrics(): DurasyncMetrics {
       },
     }),
   };
+}
+
+const IDLE_COUNTERS: Record<string, string> = {
+  temporal_workflow_task_queue_poll_empty: 'workflow',
+  temporal_activity_poll_no_task: 'activity',
+};
+
+/**
+ * Brings durasync_idle_iterations_total up to date from the SDK's Prometheus text: the SDK counts
+ * empty polls per task queue; `queueOf` maps a task queue to its durasync queue (others, such as
+ * sticky queues, are left out).
+ */
+export function updateIdleIterations(metrics: DurasyncMetrics, sdkText: string, queueOf: (taskQueue: string) => string | undefined): void {
+  const totals = new Map<string, { queue: string; poller: string; value: number }>();
+  for (const line of sdkText.split('\n')) {
+    const match = /^(\w+)\{([^}]*)\} ([\d.eE+]+)$/.exec(line);
+    const poller = match && IDLE_COUNTERS[match[1]!];
+    if (!match || !poller) continue;
+    const taskQueue = /(?:^|,)task_queue="([^"]*)"/.exec(match[2]!)?.[1];
+    const queue = taskQueue === undefined ? undefined : queueOf(taskQueue);
+    if (!queue) continue;
+    const key = `${queue}/${poller}`;
+    const entry = totals.get(key) ?? { queue, poller, value: 0 };
+    entry.value += Number(match[3]);
+    totals.set(key, entry);
+  }
+  metrics.idleIterations.reset();
+  for (const { queue, poller, value } of totals.values()) metrics.idleIterations.inc({ queue, poller }, value);
 }

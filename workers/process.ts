@@ -1,17 +1,20 @@
 import os from 'node:os';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { DurasyncConfig } from '../lib/config';
 import { createCache, type Cache } from '../lib/cache';
 import { createStore, type Store } from '../lib/db/store';
 import type { Logger } from '../lib/logger';
-import { createMetrics, type DurasyncMetrics } from '../lib/metrics';
+import { createMetrics, updateIdleIterations, type DurasyncMetrics } from '../lib/metrics';
 import { freePort } from '../lib/net';
 import { taskQueueName, type QueueName } from '../lib/queues';
 import type { RunningServer } from '../lib/http';
 import { activitiesForQueue, type ActivityDeps } from './activities';
 import { loadWorkflowBundle } from './bundle';
 import { durasyncWorkerOptions } from './interceptors';
-import { startOpsServer } from './ops-server';
+import { fetchSdkMetrics, startOpsServer } from './ops-server';
+import { describeQueues } from './queue-report';
+import { WorkerStats } from './stats';
 import { installRuntime } from './runtime';
 
 export interface QueueWorkerOptions {
@@ -20,6 +23,8 @@ export interface QueueWorkerOptions {
   queue: QueueName;
   bundle: WorkflowBundleOption;
   metrics: DurasyncMetrics;
+  /** Job counts for /api/v1/workers/stats. */
+  stats?: WorkerStats;
   deps: ActivityDeps;
 }
 
@@ -27,7 +32,9 @@ export interface QueueWorkerOptions {
  * The Temporal worker of one queue, as every durasync process runs it: the queue's activities,
  * durasync's interceptors and sinks, the shutdown grace time and concurrency limits from config.
  */
-export async function createQueueWorker({ connection, config, queue, bundle, metrics, deps }: QueueWorkerOptions): Promise<Worker> {
+export async function createQueueWorker({ connection, config, queue, bundle, metrics, stats, deps }: QueueWorkerOptions): Promise<Worker> {
+  const { tuner, rates, versioning } = config.worker;
+  const rate = rates[queue];
   return Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -35,10 +42,21 @@ export async function createQueueWorker({ connection, config, queue, bundle, met
     identity: `${process.pid}@${os.hostname()}/${queue}`,
     workflowBundle: bundle,
     activities: activitiesForQueue(queue, deps),
-    ...durasyncWorkerOptions(metrics, queue),
+    ...durasyncWorkerOptions(metrics, queue, stats),
     shutdownGraceTime: config.worker.shutdownGraceMs,
+    ...(tuner ? { tuner: { tunerOptions: tuner } } : {}),
     ...(config.worker.maxConcurrentActivities ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities } : {}),
     ...(config.worker.maxConcurrentWorkflowTasks ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks } : {}),
+    ...(rate ? { maxTaskQueueActivitiesPerSecond: rate } : {}),
+    ...(versioning.enabled
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: versioning.deploymentName, buildId: versioning.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: versioning.defaultBehavior,
+          },
+        }
+      : {}),
   });
 }
 
@@ -83,13 +101,17 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     opened.push({ name: 'temporal connection', close: () => connection.close() });
     const bundle: WorkflowBundleOption = await loadWorkflowBundle(config.worker.workflowBundlePath, logger);
     const metrics = createMetrics();
+    const stats = new WorkerStats();
 
     const workers = await Promise.all(
       queues.map(async (queue) => {
-        const worker = await createQueueWorker({ connection, config, queue, bundle, metrics, deps: { store, cache, logger: logger.child({ queue }) } });
+        const worker = await createQueueWorker({ connection, config, queue, bundle, metrics, stats, deps: { store, cache, logger: logger.child({ queue }) } });
+        stats.register(queue, worker.options.taskQueue);
         return { queue, taskQueue: worker.options.taskQueue, worker };
       }),
     );
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const queueOf = new Map(workers.map((w) => [w.taskQueue, w.queue]));
 
     const checks: Record<string, () => Promise<unknown>> = {
       temporal: () => connection.workflowService.getSystemInfo({}),
@@ -105,11 +127,17 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       host: config.ops.host,
       port: config.ops.port,
       logger,
-      registry: metrics.registry,
-      sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
       checks,
+      metrics: async () => {
+        const sdk = await fetchSdkMetrics(`http://${sdkMetricsAddress}/metrics`, logger);
+        updateIdleIterations(metrics, sdk, (taskQueue) => queueOf.get(taskQueue));
+        return `${sdk}${sdk && !sdk.endsWith('\n') ? '\n' : ''}${await metrics.registry.metrics()}`;
+      },
+      stats: () => Promise.resolve(stats.report()),
+      queue: async () => ({ queues: await describeQueues(client, workers) }),
       describe: () => ({
         mode: 'concurrent',
+        buildId: config.worker.versioning.buildId,
         namespace: config.temporal.namespace,
         temporal: config.temporal.address,
         store: store.kind,
@@ -122,6 +150,8 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     const runs = workers.map(({ worker }) => worker.run());
     logger.info({ taskQueues: workers.map((w) => w.taskQueue), namespace: config.temporal.namespace, ops: ops.url }, 'workers running');
     options.onReady?.({ opsUrl: ops.url, taskQueues: workers.map((w) => w.taskQueue) });
+    // Under the manager (durasync manager / --mode isolated), say where our ops server is.
+    process.send?.({ type: 'durasync:ready', pid: process.pid, opsUrl: ops.url, queues, taskQueues: workers.map((w) => w.taskQueue) });
     const results = await Promise.allSettled(
       runs.map((run) =>
         run.catch((err: unknown) => {

@@ -3,10 +3,18 @@ import type { OpsActivities, ProbeResult } from '../activities/ops';
 import { DurasyncStatus } from './search-attributes';
 
 const { probeDependencies } = proxyActivities<OpsActivities>({
-  startToCloseTimeout: '30s',
+  // A probe takes milliseconds; a held one (holdMs) heartbeats every second, so a worker that dies
+  // under it is noticed after the heartbeat timeout and the probe is retried on another worker.
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '5s',
   retry: { initialInterval: '1s', maximumAttempts: 3 },
   summary: 'probe database and cache from a worker of this queue',
 });
+
+export interface CanaryInput {
+  /** Hold the probe activity this long (heartbeating), e.g. to watch a drain or a failover. Default: 0. */
+  holdMs?: number;
+}
 
 export interface CanaryResult extends ProbeResult {
   /** `ok` when every dependency answered, else `degraded`. */
@@ -20,9 +28,9 @@ export interface CanaryResult extends ProbeResult {
  * Completing proves that the queue has workers polling for workflow and activity tasks and that they
  * reach the database and the cache. It sets DurasyncStatus to `ok` or `degraded` for the Web UI.
  */
-export async function canary(): Promise<CanaryResult> {
+export async function canary(input: CanaryInput = {}): Promise<CanaryResult> {
   setCurrentDetails('probing the database and cache from a worker of this queue');
-  const probe = await probeDependencies();
+  const probe = await probeDependencies(input.holdMs ? { holdMs: input.holdMs } : {});
   const status = probe.database.ok && probe.cache.ok ? 'ok' : 'degraded';
   upsertSearchAttributes([{ key: DurasyncStatus, value: status }]);
   setCurrentDetails(
