@@ -1,7 +1,11 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import pino from 'pino';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../lib/errors';
-import { loadConfig, parseQueueList, type DurasyncConfig } from '../lib/config';
+import { parseDuration } from '../lib/duration';
+import { buildInfo } from '../lib/build-info';
+import { loadConfig, type DurasyncConfig } from '../lib/config';
 import { createLogger, type Logger } from '../lib/logger';
 import { connectClient } from '../lib/temporal-client';
 import { QUEUES, taskQueueName, type QueueName } from '../lib/queues';
@@ -9,6 +13,7 @@ import { migrate } from '../lib/db/migrate';
 import { runDev } from '../workers/dev';
 import { writeWorkflowBundle } from '../workers/bundle';
 import { runWorkerProcess } from '../workers/process';
+import { runManager } from '../workers/manager';
 import { startCanary } from './canary';
 import { startIngressServer } from './ingress';
 
@@ -24,6 +29,31 @@ interface CommandContext {
   logger: Logger;
 }
 
+/** Bad usage: printed as one line, exit code 2. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/**
+ * Flags that stand for configuration variables: `durasync worker --max-activities 50` is
+ * `DURASYNC_MAX_CONCURRENT_ACTIVITIES=50 durasync worker`. They are validated by lib/config.ts like
+ * the variables, and exported to the environment, so that processes the command starts (the
+ * manager's workers) inherit them.
+ */
+const FLAG_VARIABLES: Record<string, string> = {
+  queues: 'DURASYNC_QUEUES',
+  mode: 'DURASYNC_WORKER_MODE',
+  maxActivities: 'DURASYNC_MAX_CONCURRENT_ACTIVITIES',
+  maxWorkflowTasks: 'DURASYNC_MAX_CONCURRENT_WORKFLOW_TASKS',
+  tuner: 'DURASYNC_TUNER',
+  targetMem: 'DURASYNC_TUNER_TARGET_MEM',
+  targetCpu: 'DURASYNC_TUNER_TARGET_CPU',
+  rate: 'DURASYNC_QUEUE_RATES',
+  processes: 'DURASYNC_MANAGER_PROCESSES',
+};
+
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 /** Loads the configuration and a logger, runs `action`, and turns any failure into one line + exit code. */
 function command<A extends unknown[]>(
   name: string,
@@ -31,13 +61,21 @@ function command<A extends unknown[]>(
   options: { logTo?: 'stdout' | 'stderr' } = {},
 ) {
   return async (...args: A): Promise<void> => {
+    const flags = (args.find((a) => typeof a === 'object' && a !== null && !(a instanceof Command)) ?? {}) as Record<string, unknown>;
+    const fromFlags: Record<string, string> = {};
+    for (const [key, value] of Object.entries(flags)) {
+      const variable = FLAG_VARIABLES[key];
+      if (variable && (typeof value === 'string' || Array.isArray(value))) fromFlags[variable] = Array.isArray(value) ? value.join(',') : value;
+    }
     let config: DurasyncConfig;
     try {
+      Object.assign(process.env, fromFlags);
       config = loadConfig();
     } catch (err) {
       if (err instanceof ConfigError) {
-        process.stderr.write(`durasync ${name}: ${err.message}\n`);
-        process.exit(EXIT_FAILURE);
+        const flag = Object.keys(FLAG_VARIABLES).find((k) => FLAG_VARIABLES[k] === err.variable && err.variable in fromFlags);
+        process.stderr.write(`durasync ${name}: ${flag ? `${flagName(flag)}${err.message.slice(err.variable.length)}` : err.message}\n`);
+        process.exit(flag ? EXIT_USAGE : EXIT_FAILURE);
       }
       throw err;
     }
@@ -49,6 +87,10 @@ function command<A extends unknown[]>(
     try {
       await action({ config, logger }, ...args);
     } catch (err) {
+      if (err instanceof UsageError) {
+        process.stderr.write(`durasync ${name}: ${err.message}\n`);
+        process.exit(EXIT_USAGE);
+      }
       logger.error({ err }, `${name} failed`);
       process.stderr.write(`durasync ${name}: ${(err as Error).message}\n`);
       process.exit(EXIT_FAILURE);
@@ -56,12 +98,17 @@ function command<A extends unknown[]>(
   };
 }
 
-function queuesOption(value: string): QueueName[] {
-  try {
-    return parseQueueList(value, '--queues');
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message.replace(/^--queues: /, ''));
-  }
+/** The flags of `worker` and `manager`, each standing for its variable (README, Configuration). */
+function addWorkerFlags(cmd: Command): Command {
+  return cmd
+    .option('--queues <list>', `comma-separated queues (${QUEUES.join(', ')}) [DURASYNC_QUEUES]`)
+    .option('--max-activities <n>', 'activity slots per worker [DURASYNC_MAX_CONCURRENT_ACTIVITIES]')
+    .option('--max-workflow-tasks <n>', 'workflow task slots per worker [DURASYNC_MAX_CONCURRENT_WORKFLOW_TASKS]')
+    .addOption(new Option('--tuner <kind>', 'slot sizing: fixed maximums or the resource-based tuner [DURASYNC_TUNER]').choices(['fixed', 'resource']))
+    .option('--target-mem <fraction>', 'resource tuner: target memory use, 0-1 (default 0.8) [DURASYNC_TUNER_TARGET_MEM]')
+    .option('--target-cpu <fraction>', 'resource tuner: target CPU use, 0-1 (default 0.9) [DURASYNC_TUNER_TARGET_CPU]')
+    .option('--rate <queue=perSecond...>', 'activities per second for a whole task queue, across all its workers [DURASYNC_QUEUE_RATES]')
+    .option('--processes <queue=n,...>', 'isolated mode / manager: processes per queue, 1-20 [DURASYNC_MANAGER_PROCESSES]');
 }
 
 export function buildProgram(): Command {
@@ -79,15 +126,23 @@ export function buildProgram(): Command {
       }, { logTo: 'stdout' }),
     );
 
-  program
-    .command('worker')
-    .description('run Temporal workers, one per queue in this process (concurrent mode)')
-    .addOption(new Option('--queues <list>', `comma-separated queues (${QUEUES.join(', ')})`).argParser(queuesOption))
-    .action(
-      command('worker', async ({ config, logger }, opts: { queues?: QueueName[] }) => {
-        await runWorkerProcess({ config, logger, queues: opts.queues });
-      }, { logTo: 'stdout' }),
-    );
+  addWorkerFlags(
+    program
+      .command('worker')
+      .description('run Temporal workers: one per queue in this process (concurrent mode), or one process per queue under the manager (isolated mode)')
+      .addOption(new Option('--mode <mode>', 'concurrent or isolated [DURASYNC_WORKER_MODE]').choices(['concurrent', 'isolated'])),
+  ).action(
+    command('worker', async ({ config, logger }) => {
+      if (config.manager.mode === 'isolated') await runManager({ config, logger });
+      else await runWorkerProcess({ config, logger });
+    }, { logTo: 'stdout' }),
+  );
+
+  addWorkerFlags(
+    program
+      .command('manager')
+      .description('supervise worker processes: one per queue and replica, restarted on crashes, scaled over HTTP (POST /api/v1/workers/scale)'),
+  ).action(command('manager', async ({ config, logger }) => runManager({ config, logger }), { logTo: 'stdout' }));
 
   program
     .command('serve')
@@ -147,12 +202,15 @@ export function buildProgram(): Command {
 
   program
     .command('build-workflows')
-    .description('bundle the workflow code for production workers (DURASYNC_WORKFLOW_BUNDLE)')
+    .description('bundle the workflow code for production workers (DURASYNC_WORKFLOW_BUNDLE) and record the build id beside it')
     .option('--out <file>', 'output file', 'dist/workflow-bundle.js')
     .action(
       command('build-workflows', async ({ logger }, opts: { out: string }) => {
         const bytes = await writeWorkflowBundle(opts.out, logger);
-        process.stdout.write(`wrote ${opts.out} (${bytes} bytes)\n`);
+        const info = buildInfo();
+        const infoFile = path.join(path.dirname(opts.out), 'build-info.json');
+        await writeFile(infoFile, `${JSON.stringify(info, null, 2)}\n`);
+        process.stdout.write(`wrote ${opts.out} (${bytes} bytes) and ${infoFile} (build id ${info.buildId})\n`);
       }),
     );
 

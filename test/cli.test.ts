@@ -6,7 +6,7 @@ describe('durasync CLI', () => {
     const { code, output } = await runDurasync(['--help']);
     expect(code).toBe(0);
     const commands = output.slice(output.indexOf('Commands:')).match(/^ {2}[a-z][\w-]*/gm)?.map((c) => c.trim());
-    expect(commands).toEqual(['dev', 'worker', 'serve', 'db', 'canary', 'build-workflows', 'help']);
+    expect(commands).toEqual(['dev', 'worker', 'manager', 'serve', 'db', 'canary', 'build-workflows', 'help']);
   });
 
   it('applies migrations with db migrate and changes nothing when run a second time', async () => {

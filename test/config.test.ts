@@ -28,6 +28,23 @@ describe('configuration', () => {
     expect(config.dev).toEqual({ temporal: 'embedded', uiPort: 8233, embeddedPgPort: 54329 });
   });
 
+  it('sizes workers, rates, the supervisor and Worker Versioning from their variables', () => {
+    const config = loadConfig({
+      DURASYNC_QUEUES: 'sync,ingestion',
+      DURASYNC_TUNER: 'resource',
+      DURASYNC_TUNER_TARGET_CPU: '0.7',
+      DURASYNC_QUEUE_RATES: 'sync=1.5, ingestion=10',
+      DURASYNC_WORKER_MODE: 'isolated',
+      DURASYNC_WORKER_VERSIONING: 'on',
+      DURASYNC_BUILD_ID: '1.2.3+abc',
+    });
+    expect(config.worker.tuner).toEqual({ targetMemoryUsage: 0.8, targetCpuUsage: 0.7 });
+    expect(config.worker.rates).toEqual({ sync: 1.5, ingestion: 10 });
+    expect(config.manager).toMatchObject({ mode: 'isolated', processes: { sync: 1, ingestion: 1 }, maxRestarts: 5, restartBackoffMs: 1000, restartWindowMs: 60_000 });
+    expect(config.worker.versioning).toEqual({ enabled: true, deploymentName: 'durasync', buildId: '1.2.3+abc', defaultBehavior: 'AUTO_UPGRADE' });
+    expect(loadConfig({}).worker.versioning.buildId).toMatch(/^\d+\.\d+\.\d+(\+[0-9a-f]{7,12})?$/);
+  });
+
   it('takes Temporal Cloud settings from the SDK envconfig variables, API key turning TLS on', () => {
     const config = loadConfig({
       TEMPORAL_ADDRESS: 'my-ns.a1b2c.tmprl.cloud:7233',
@@ -51,6 +68,14 @@ describe('configuration', () => {
     [{ DURASYNC_LOG_LEVEL: 'loud' }, 'DURASYNC_LOG_LEVEL', 'expected one of trace, debug, info'],
     [{ DURASYNC_TASK_QUEUE_PREFIX: 'a b' }, 'DURASYNC_TASK_QUEUE_PREFIX', 'letters, digits'],
     [{ DURASYNC_DEV_TEMPORAL: 'cloud' }, 'DURASYNC_DEV_TEMPORAL', 'expected one of embedded, external'],
+    [{ DURASYNC_QUEUE_RATES: 'sync=fast' }, 'DURASYNC_QUEUE_RATES', 'got "sync=fast"'],
+    [{ DURASYNC_QUEUE_RATES: 'emails=1' }, 'DURASYNC_QUEUE_RATES', 'got "emails=1"'],
+    [{ DURASYNC_TUNER: 'resource', DURASYNC_TUNER_TARGET_MEM: '1.5' }, 'DURASYNC_TUNER_TARGET_MEM', 'expected a fraction above 0 and at most 1'],
+    [{ DURASYNC_TUNER: 'resource', DURASYNC_MAX_CONCURRENT_ACTIVITIES: '10' }, 'DURASYNC_TUNER', 'cannot be combined'],
+    [{ DURASYNC_MANAGER_PROCESSES: 'sync=21' }, 'DURASYNC_MANAGER_PROCESSES', 'with 1 to 20 processes'],
+    [{ DURASYNC_MANAGER_RESTART_WINDOW: 'a while' }, 'DURASYNC_MANAGER_RESTART_WINDOW', 'expected a duration'],
+    [{ DURASYNC_WORKER_MODE: 'threads' }, 'DURASYNC_WORKER_MODE', 'expected one of concurrent, isolated'],
+    [{ DURASYNC_VERSIONING_BEHAVIOR: 'pinned' }, 'DURASYNC_VERSIONING_BEHAVIOR', 'expected one of PINNED, AUTO_UPGRADE'],
   ])('refuses %j with one line naming %s', (env, variable, text) => {
     const err = configError(env);
     expect(err.variable).toBe(variable);

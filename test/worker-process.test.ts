@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../lib/net';
 import { startCanary } from '../client/canary';
@@ -68,6 +69,45 @@ describe('durasync worker process', () => {
     expect(metrics).toMatch(/durasync_jobs_processed_total\{queue="branch-delta",job_type="canary",kind="workflow"\} 1/);
     expect(metrics).toMatch(/durasync_jobs_processed_total\{queue="sync",job_type="probeDependencies",kind="activity"\} 1/);
     expect(metrics).toMatch(/durasync_memory_usage_bytes\{type="rss"\} \d+/);
+    for (const name of [
+      'durasync_job_execution_duration_seconds',
+      'durasync_jobs_processed_total',
+      'durasync_jobs_failed_total',
+      'durasync_jobs_error_total',
+      'durasync_idle_iterations_total',
+      'durasync_memory_usage_bytes',
+    ]) {
+      expect(metrics).toContain(`# TYPE ${name} `);
+    }
+
+    const stats = (await (await fetch(`${ops}/api/v1/workers/stats`)).json()) as {
+      workers: Array<{ pid: number; queue: string; processed: number; succeeded: number; failed: number; active: number; lastActiveAt: string | null }>;
+      summary: { workers: number; processed: number; successRate: number };
+    };
+    expect(stats.workers.map((w) => w.queue)).toEqual(['sync', 'ingestion', 'branch-delta']);
+    for (const w of stats.workers) {
+      expect(w).toMatchObject({ pid: proc.child.pid, processed: 2, succeeded: 2, failed: 0, active: 0 }); // the canary workflow and its activity
+      expect(Date.parse(w.lastActiveAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    }
+    expect(stats.summary).toMatchObject({ workers: 3, processed: 6, successRate: 1 });
+
+    type QueueBody = {
+      queues: Array<{ queue: string; taskQueue: string; backlog: { workflow: number; activity: number }; pollers: Array<{ identity: string; type: string }>; workflows: { completed: number; running: number; failed: number } }>;
+    };
+    let queue: QueueBody = { queues: [] };
+    for (let i = 0; i < 40; i++) {
+      // Visibility is eventually consistent: wait until it counts the three completed canaries.
+      queue = (await (await fetch(`${ops}/api/v1/workers/queue`)).json()) as QueueBody;
+      if (queue.queues.every((q) => q.workflows.completed === 1)) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(queue.queues.map((q) => q.taskQueue)).toEqual([`${prefix}sync`, `${prefix}ingestion`, `${prefix}branch-delta`]);
+    for (const q of queue.queues) {
+      expect(q.backlog).toEqual({ workflow: 0, activity: 0 });
+      expect(q.pollers.map((p) => p.type).sort()).toEqual(['activity', 'workflow']);
+      expect(q.pollers[0]?.identity).toBe(`${proc.child.pid}@${os.hostname()}/${q.queue}`);
+      expect(q.workflows).toEqual({ running: 0, completed: 1, failed: 0 });
+    }
 
     const code = await proc.stop('SIGTERM');
     expect(code).toBe(0);
@@ -89,6 +129,12 @@ describe('durasync worker process', () => {
     const { code, output } = await runDurasync(['worker'], { TEMPORAL_ADDRESS: 'nope' });
     expect(code).toBe(1);
     expect(output.trim()).toBe('durasync worker: TEMPORAL_ADDRESS: expected host:port (e.g. 127.0.0.1:7233), got "nope"');
+  });
+
+  it('refuses a bad flag value in one line naming the flag (exit code 2)', async () => {
+    const { code, output } = await runDurasync(['worker', '--tuner', 'resource', '--target-mem', '2']);
+    expect(code).toBe(2);
+    expect(output.trim()).toBe('durasync worker: --target-mem: expected a fraction above 0 and at most 1 (e.g. 0.8), got "2"');
   });
 
   it('refuses an unknown queue as bad usage (exit code 2)', async () => {

@@ -80,6 +80,12 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
   const queues = options.queues ?? config.worker.queues;
   const sdkMetricsAddress = `127.0.0.1:${await freePort()}`;
   installRuntime({ logger, sdkMetricsAddress });
+  // The Runtime handles the first SIGINT/SIGTERM (drain) and then removes its listener. A terminal's
+  // Ctrl-C reaches the whole process group and the manager forwards a SIGTERM too: without a
+  // listener of our own, that second signal would kill the process in the middle of its drain.
+  const ignore = () => undefined;
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
 
   const opened: Array<{ name: string; close: () => Promise<unknown> }> = [];
   const closeAll = async () => {
@@ -106,10 +112,10 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     const workers = await Promise.all(
       queues.map(async (queue) => {
         const worker = await createQueueWorker({ connection, config, queue, bundle, metrics, stats, deps: { store, cache, logger: logger.child({ queue }) } });
-        stats.register(queue, worker.options.taskQueue);
         return { queue, taskQueue: worker.options.taskQueue, worker };
       }),
     );
+    for (const { queue, taskQueue } of workers) stats.register(queue, taskQueue);
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const queueOf = new Map(workers.map((w) => [w.taskQueue, w.queue]));
 
@@ -148,6 +154,18 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     opened.push({ name: 'ops server', close: () => ops.close() });
 
     const runs = workers.map(({ worker }) => worker.run());
+    // A worker started by the manager drains when the manager goes away (even if it was SIGKILLed).
+    const orphaned = () => {
+      logger.warn('lost the connection to the manager; draining');
+      for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    };
+    if (process.send) process.once('disconnect', orphaned);
+    opened.push({ name: 'signal listeners', close: async () => {
+      process.off('SIGINT', ignore);
+      process.off('SIGTERM', ignore);
+      process.off('disconnect', orphaned);
+      return Promise.resolve();
+    } });
     logger.info({ taskQueues: workers.map((w) => w.taskQueue), namespace: config.temporal.namespace, ops: ops.url }, 'workers running');
     options.onReady?.({ opsUrl: ops.url, taskQueues: workers.map((w) => w.taskQueue) });
     // Under the manager (durasync manager / --mode isolated), say where our ops server is.

@@ -15,9 +15,14 @@ export interface QueueReport {
 
 const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
 
+/** Normal task queues have 4 partitions by default; pollers spread over them. */
+const PARTITIONS = 4;
+const partitionName = (taskQueue: string, n: number) => (n === 0 ? taskQueue : `/_sys/${taskQueue}/${n}`);
+
 /**
- * Backlog and pollers from DescribeTaskQueue (with stats), and running / completed / failed counts
- * from visibility (CountWorkflowExecutions), for each task queue.
+ * Backlog (DescribeTaskQueue with stats, which covers the whole task queue), pollers (asked of
+ * every partition, as `temporal task-queue describe --partitions-legacy` does: each partition
+ * only knows its own), and running / completed / failed counts from visibility, per task queue.
  */
 export async function describeQueues(client: Client, queues: Array<{ queue: string; taskQueue: string }>): Promise<QueueReport[]> {
   const service = client.workflowService;
@@ -26,21 +31,33 @@ export async function describeQueues(client: Client, queues: Array<{ queue: stri
     queues.map(async ({ queue, taskQueue }) => {
       const describe = (taskQueueType: temporal.api.enums.v1.TaskQueueType) =>
         service.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType, reportStats: true });
+      const partitionPollers = async (taskQueueType: temporal.api.enums.v1.TaskQueueType) => {
+        const answers = await Promise.all(
+          Array.from({ length: PARTITIONS - 1 }, (_, i) =>
+            service.describeTaskQueue({ namespace, taskQueue: { name: partitionName(taskQueue, i + 1), kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL }, taskQueueType }),
+          ),
+        );
+        return answers.flatMap((a) => a.pollers ?? []);
+      };
       const count = async (status: string) =>
         Number((await client.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus = "${status}"`)).count);
-      const [wf, act, running, completed, failed] = await Promise.all([
+      const [wf, act, wfPollers, actPollers, running, completed, failed] = await Promise.all([
         describe(TASK_QUEUE_TYPE_WORKFLOW),
         describe(TASK_QUEUE_TYPE_ACTIVITY),
+        partitionPollers(TASK_QUEUE_TYPE_WORKFLOW),
+        partitionPollers(TASK_QUEUE_TYPE_ACTIVITY),
         count('Running'),
         count('Completed'),
         count('Failed'),
       ]);
-      const pollers = (type: 'workflow' | 'activity', list: temporal.api.taskqueue.v1.IPollerInfo[] | null | undefined) =>
-        (list ?? []).map((p) => ({
-          identity: p.identity ?? '',
-          type,
-          lastAccessTime: p.lastAccessTime?.seconds ? new Date(Number(p.lastAccessTime.seconds) * 1000).toISOString() : null,
-        }));
+      const pollers = (type: 'workflow' | 'activity', list: temporal.api.taskqueue.v1.IPollerInfo[]) => {
+        const latest = new Map<string, number>();
+        for (const p of list) {
+          const seen = Number(p.lastAccessTime?.seconds ?? 0) * 1000;
+          latest.set(p.identity ?? '', Math.max(seen, latest.get(p.identity ?? '') ?? 0));
+        }
+        return [...latest].map(([identity, seen]) => ({ identity, type, lastAccessTime: seen ? new Date(seen).toISOString() : null }));
+      };
       return {
         queue,
         taskQueue,
@@ -48,7 +65,7 @@ export async function describeQueues(client: Client, queues: Array<{ queue: stri
           workflow: Number(wf.stats?.approximateBacklogCount ?? 0),
           activity: Number(act.stats?.approximateBacklogCount ?? 0),
         },
-        pollers: [...pollers('workflow', wf.pollers), ...pollers('activity', act.pollers)],
+        pollers: [...pollers('workflow', [...(wf.pollers ?? []), ...wfPollers]), ...pollers('activity', [...(act.pollers ?? []), ...actPollers])],
         workflows: { running, completed, failed },
       };
     }),

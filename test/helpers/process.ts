@@ -58,7 +58,7 @@ export async function waitForHttp(url: string, timeoutMs: number, status = 200, 
   while (Date.now() < deadline) {
     if (isAlive && !isAlive()) throw new Error(`process exited while waiting for ${url} (${last})`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
       const text = await res.text();
       last = `${res.status} ${text.slice(0, 300)}`;
       if (res.status === status) return text.startsWith('{') ? (JSON.parse(text) as unknown) : text;
