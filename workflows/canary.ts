@@ -1,4 +1,5 @@
-import { proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { progressQuery, type Progress } from './progress';
 import type { OpsActivities, ProbeResult } from '../activities/ops';
 import { DurasyncStatus } from './search-attributes';
 
@@ -29,10 +30,13 @@ export interface CanaryResult extends ProbeResult {
  * reach the database and the cache. It sets DurasyncStatus to `ok` or `degraded` for the Web UI.
  */
 export async function canary(input: CanaryInput = {}): Promise<CanaryResult> {
-  setCurrentDetails('probing the database and cache from a worker of this queue');
+  let progress: Progress = { stage: 'probing', message: 'probing the database and cache from a worker of this queue' };
+  setHandler(progressQuery, () => progress);
+  setCurrentDetails(progress.message!);
   const probe = await probeDependencies(input.holdMs ? { holdMs: input.holdMs } : {});
   const status = probe.database.ok && probe.cache.ok ? 'ok' : 'degraded';
   upsertSearchAttributes([{ key: DurasyncStatus, value: status }]);
+  progress = { stage: 'done', message: status };
   setCurrentDetails(
     [
       `**${status}** on \`${probe.taskQueue}\` (worker pid ${probe.worker.pid} on ${probe.worker.hostname})`,

@@ -4,3 +4,5 @@
  */
 export { canary } from './canary';
 export type { CanaryResult } from './canary';
+export { progressQuery } from './progress';
+export type { Progress } from './progress';
