@@ -7,6 +7,7 @@ import { PROJECT_ROOT } from './paths';
 import { QUEUES, isQueueName, type QueueName } from './queues';
 import type { LogLevel } from './logger';
 import { buildInfo } from './build-info';
+import { parseEncryptionKeys, type EncryptionKey } from './codec';
 
 /**
  * durasync's configuration, read once from the environment at start-up. Every variable has a
@@ -91,6 +92,15 @@ export interface DurasyncConfig {
       /** DURASYNC_VERSIONING_BEHAVIOR: PINNED or AUTO_UPGRADE for workflows that do not choose. Default: AUTO_UPGRADE. */
       defaultBehavior: 'PINNED' | 'AUTO_UPGRADE';
     };
+  };
+  /** Payload encryption (lib/codec.ts) and the codec endpoint of the ops server. */
+  encryption: {
+    /** DURASYNC_ENCRYPTION_KEY: `<keyId>:<base64 32 bytes>[,<oldKeyId>:<key>...]`; the first encrypts. Unset: payloads are not encrypted. */
+    keys?: EncryptionKey[];
+    /** DURASYNC_CODEC_TOKEN: bearer token the codec endpoint requires. Unset: it answers loopback clients only. */
+    codecToken?: string;
+    /** DURASYNC_CODEC_CORS_ORIGINS: origins of Temporal Web UIs allowed to call the codec endpoint. Default: the dev server's UI (http://localhost:8233, http://127.0.0.1:8233). */
+    corsOrigins: string[];
   };
   /** The supervisor (`durasync manager`, `durasync worker --mode isolated`). */
   manager: {
@@ -292,6 +302,14 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
         buildId: str(env, 'DURASYNC_BUILD_ID') ?? buildInfo().buildId,
         defaultBehavior: oneOf(env, 'DURASYNC_VERSIONING_BEHAVIOR', ['PINNED', 'AUTO_UPGRADE'] as const, 'AUTO_UPGRADE'),
       },
+    },
+    encryption: {
+      keys: str(env, 'DURASYNC_ENCRYPTION_KEY') === undefined ? undefined : parseEncryptionKeys(str(env, 'DURASYNC_ENCRYPTION_KEY')!),
+      codecToken: str(env, 'DURASYNC_CODEC_TOKEN'),
+      corsOrigins: (str(env, 'DURASYNC_CODEC_CORS_ORIGINS') ?? `http://localhost:${port(env, 'DURASYNC_DEV_UI_PORT', 8233)},http://127.0.0.1:${port(env, 'DURASYNC_DEV_UI_PORT', 8233)}`)
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
     },
     manager: {
       mode: oneOf(env, 'DURASYNC_WORKER_MODE', ['concurrent', 'isolated'] as const, 'concurrent'),

@@ -6,8 +6,36 @@ import type { Logger } from './logger';
  * A small HTTP layer shared by the ops server (workers/) and the ingress (client/): exact-path
  * routes, JSON answers, a catch-all that turns thrown errors into a 500 without leaking them.
  */
+/** A failure that answers with its HTTP status and `{ "error": message }`. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads a request body of at most `limit` bytes; an HttpError 413 beyond. */
+export async function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  const tooLarge = () => {
+    req.resume();
+    return new HttpError(413, `body: larger than ${limit} bytes`);
+  };
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void;
-export type Routes = Record<string, Partial<Record<'GET' | 'POST' | 'PUT' | 'DELETE', Handler>>>;
+export type Routes = Record<string, Partial<Record<'GET' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS', Handler>>>;
 
 export interface RunningServer {
   url: string;
@@ -40,6 +68,10 @@ export async function startHttpServer(options: { host: string; port: number; rou
     Promise.resolve()
       .then(() => handler(req, res, url))
       .catch((err: unknown) => {
+        if (err instanceof HttpError && !res.headersSent) {
+          if (err.status === 413) res.setHeader('connection', 'close');
+          return sendJson(res, err.status, { error: err.message });
+        }
         logger.error({ err, path: url.pathname }, 'request failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.destroy();

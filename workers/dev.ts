@@ -61,6 +61,8 @@ export async function runDev({ config, logger }: DevOptions): Promise<void> {
         namespace: config.temporal.namespace,
         stdio: openSync(logFile, 'a'),
         detached: true, // Ctrl-C reaches only us; the server is stopped last, after the workers drained
+        // With payload encryption on, the UI decodes payloads through the ops server's codec endpoint.
+        extraArgs: config.encryption.keys ? ['--ui-codec-endpoint', `http://127.0.0.1:${config.ops.port}/codec`] : [],
       });
       stack.push({ name: 'temporal dev server', stop: () => server.stop() });
       uiUrl = server.uiUrl;

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { sendJson, type Routes } from '../lib/http';
+import { HttpError, readBody, sendJson, type Routes } from '../lib/http';
 import type { Logger } from '../lib/logger';
 import { QUEUES, isQueueName, type QueueName } from '../lib/queues';
 import type { ChildSlot } from './manager-child';
@@ -20,21 +20,13 @@ const QUEUE_REPORT_TIMEOUT_MS = 5_000;
 export const MAX_BODY_BYTES = 64 * 1024;
 export const MAX_PROCESSES = 20;
 
-/** A failure with the HTTP status it answers. */
-export class ManagerRequestError extends Error {
-  override readonly name = 'ManagerRequestError';
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+
+
 
 async function getJson(url: string, timeoutMs: number): Promise<unknown> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   const body: unknown = await res.json();
-  if (!res.ok) throw new ManagerRequestError(res.status, `${url} answered ${res.status}`);
+  if (!res.ok) throw new HttpError(res.status, `${url} answered ${res.status}`);
   return body;
 }
 
@@ -112,29 +104,10 @@ export async function mergedQueueReport(slots: ChildSlot[]): Promise<{ queues: Q
       return undefined;
     }),
   );
-  if (reports.every((r) => r === undefined)) throw new ManagerRequestError(503, 'no worker process answered');
+  if (reports.every((r) => r === undefined)) throw new HttpError(503, 'no worker process answered');
   const merged = new Map<string, QueueReport>();
   for (const report of reports.flat()) if (report && !merged.has(report.taskQueue)) merged.set(report.taskQueue, report);
   return { queues: [...merged.values()], unreachable };
-}
-
-/** Reads a request body of at most `limit` bytes; a 413 ManagerRequestError beyond. */
-export async function readBody(req: http.IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
-  if (Number(req.headers['content-length'] ?? 0) > limit) {
-    req.resume();
-    throw new ManagerRequestError(413, `body: larger than ${limit} bytes`);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw new ManagerRequestError(413, `body: larger than ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Validates a scaling request body: `{"queue": "sync", "processes": 3}`. */
@@ -143,17 +116,17 @@ export function parseScaleRequest(text: string): { queue: QueueName; processes: 
   try {
     body = JSON.parse(text);
   } catch {
-    throw new ManagerRequestError(400, 'body: expected JSON such as {"queue":"sync","processes":2}');
+    throw new HttpError(400, 'body: expected JSON such as {"queue":"sync","processes":2}');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ManagerRequestError(400, 'body: expected a JSON object such as {"queue":"sync","processes":2}');
+    throw new HttpError(400, 'body: expected a JSON object such as {"queue":"sync","processes":2}');
   }
   const { queue, processes } = body as Record<string, unknown>;
   if (typeof queue !== 'string' || !isQueueName(queue)) {
-    throw new ManagerRequestError(400, `queue: expected one of ${QUEUES.join(', ')}, got ${JSON.stringify(queue) ?? 'nothing'}`);
+    throw new HttpError(400, `queue: expected one of ${QUEUES.join(', ')}, got ${JSON.stringify(queue) ?? 'nothing'}`);
   }
   if (typeof processes !== 'number' || !Number.isInteger(processes) || processes < 1 || processes > MAX_PROCESSES) {
-    throw new ManagerRequestError(400, `processes: expected a whole number from 1 to ${MAX_PROCESSES}, got ${JSON.stringify(processes) ?? 'nothing'}`);
+    throw new HttpError(400, `processes: expected a whole number from 1 to ${MAX_PROCESSES}, got ${JSON.stringify(processes) ?? 'nothing'}`);
   }
   return { queue, processes };
 }
@@ -170,7 +143,7 @@ export function managerRoutes(options: {
   slots: () => ChildSlot[];
 }): Routes {
   const answerError = (res: http.ServerResponse, err: unknown) => {
-    if (!(err instanceof ManagerRequestError)) throw err;
+    if (!(err instanceof HttpError)) throw err;
     if (err.status === 413) res.setHeader('connection', 'close');
     sendJson(res, err.status, { error: err.message });
   };
@@ -178,7 +151,7 @@ export function managerRoutes(options: {
     '/api/v1/workers/scale': {
       POST: async (req, res) => {
         try {
-          const { queue, processes } = parseScaleRequest(await readBody(req));
+          const { queue, processes } = parseScaleRequest(await readBody(req, MAX_BODY_BYTES));
           sendJson(res, 200, await options.scale(queue, processes));
         } catch (err) {
           answerError(res, err);

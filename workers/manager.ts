@@ -5,7 +5,8 @@ import type { Logger } from '../lib/logger';
 import type { QueueName } from '../lib/queues';
 import { ChildSlot, type ChildInfo, type ChildState } from './manager-child';
 import type { LineSink } from './manager-logs';
-import { childReadyCheck, managerRoutes, mergedMetrics, mergedStats, ManagerRequestError, MAX_PROCESSES, type ScaleResult } from './manager-ops';
+import { HttpError } from '../lib/http';
+import { childReadyCheck, managerRoutes, mergedMetrics, mergedStats, MAX_PROCESSES, type ScaleResult } from './manager-ops';
 import { startOpsServer } from './ops-server';
 
 export type { ChildInfo, ChildState } from './manager-child';
@@ -136,7 +137,7 @@ class Manager {
   }
 
   private async applyScale(queue: QueueName, processes: number): Promise<ScaleResult> {
-    if (this.stopping) throw new ManagerRequestError(503, 'manager is stopping');
+    if (this.stopping) throw new HttpError(503, 'manager is stopping');
     const current = this.slots.get(queue) ?? [];
     const { logger } = this.options;
     logger.info({ queue, from: current.length, to: processes }, 'scaling');
@@ -146,7 +147,7 @@ class Manager {
       const done = await Promise.all(added.map((s) => s.waitUntil(() => this.stopping || (s.state !== 'starting' && s.state !== 'restarting'), SCALE_READY_TIMEOUT_MS)));
       const notReady = added.filter((s, i) => !done[i] || s.state !== 'ready');
       if (notReady.length) {
-        throw new ManagerRequestError(503, `${notReady.map((s) => `${s.name} ${s.state}`).join(', ')}: not ready`);
+        throw new HttpError(503, `${notReady.map((s) => `${s.name} ${s.state}`).join(', ')}: not ready`);
       }
     } else if (processes < current.length) {
       // The newest go; a child drained on purpose does not count against readiness.

@@ -9,6 +9,9 @@ import { createMetrics, updateIdleIterations, type DurasyncMetrics } from '../li
 import { freePort } from '../lib/net';
 import { taskQueueName, type QueueName } from '../lib/queues';
 import type { RunningServer } from '../lib/http';
+import { dataConverter } from '../lib/temporal-client';
+import { EncryptionCodec } from '../lib/codec';
+import { codecRoutes } from './codec-endpoint';
 import { activitiesForQueue, type ActivityDeps } from './activities';
 import { loadWorkflowBundle } from './bundle';
 import { durasyncWorkerOptions } from './interceptors';
@@ -41,6 +44,7 @@ export async function createQueueWorker({ connection, config, queue, bundle, met
     taskQueue: taskQueueName(queue, config.temporal.taskQueuePrefix),
     identity: `${process.pid}@${os.hostname()}/${queue}`,
     workflowBundle: bundle,
+    dataConverter: dataConverter(config),
     activities: activitiesForQueue(queue, deps),
     ...durasyncWorkerOptions(metrics, queue, stats),
     shutdownGraceTime: config.worker.shutdownGraceMs,
@@ -116,7 +120,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       }),
     );
     for (const { queue, taskQueue } of workers) stats.register(queue, taskQueue);
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
     const queueOf = new Map(workers.map((w) => [w.taskQueue, w.queue]));
 
     const checks: Record<string, () => Promise<unknown>> = {
@@ -140,6 +144,9 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
         return `${sdk}${sdk && !sdk.endsWith('\n') ? '\n' : ''}${await metrics.registry.metrics()}`;
       },
       stats: () => Promise.resolve(stats.report()),
+      routes: config.encryption.keys
+        ? codecRoutes({ codec: new EncryptionCodec(config.encryption.keys), token: config.encryption.codecToken, corsOrigins: config.encryption.corsOrigins })
+        : undefined,
       queue: async () => ({ queues: await describeQueues(client, workers) }),
       describe: () => ({
         mode: 'concurrent',
