@@ -240,3 +240,18 @@ describe('docker-compose.temporal.yml', () => {
     expect(published).toContainEqual({ service: 'temporal-ui', host: 8233, container: 8080 });
   });
 });
+
+describe('docker-compose.temporal.yml: durasync\'s own services', () => {
+  const compose = parse(readFileSync(path.join(__dirname, '..', 'docker-compose.temporal.yml'), 'utf8')) as {
+    services: Record<string, { image: string; ports?: string[]; healthcheck?: unknown }>;
+  };
+
+  it('runs a Postgres for the app and a Redis for the token cache, each with a healthcheck, on ports that avoid the host defaults', () => {
+    for (const [name, port] of [['app-postgres', '55432:5432'], ['redis', '56379:6379']] as const) {
+      const service = compose.services[name];
+      expect(service).toBeDefined();
+      expect(service!.healthcheck).toBeDefined();
+      expect(service!.ports).toEqual([`127.0.0.1:${port}`]);
+    }
+  });
+});
