@@ -52,8 +52,9 @@ describe('payload encryption end to end', () => {
   });
 
   it('runs a workflow whose history, exported without the key, holds no plaintext, and decodes it through the codec endpoint', async () => {
+    const native = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS });
     const worker = await createQueueWorker({
-      connection: await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS }),
+      connection: native,
       config,
       queue: 'sync',
       bundle: testWorkflowBundle(),
@@ -63,7 +64,7 @@ describe('payload encryption end to end', () => {
     const client = new Client({ connection, dataConverter: dataConverter(config) });
     const result = await worker.runUntil(startCanary(client, `${prefix}sync`, 30_000));
     expect(result.status).toBe('ok');
-    await worker.connection.close();
+    await native.close();
 
     // Fetched with a client that has no key: what an operator exports, what the server stores.
     const plainClient = new Client({ connection });

@@ -39,4 +39,10 @@ describe('replay of recorded histories', () => {
     const history = JSON.parse(readFileSync(path.join(HISTORIES, canaryHistory!), 'utf8')) as unknown;
     await expect(Worker.runReplayHistory({ workflowBundle: { code } }, history)).rejects.toThrow(DeterminismViolationError);
   });
+
+  it('proves the patched() change of the canary was needed: without the guard, histories recorded before it break', async () => {
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./fixtures/unguarded-canary'), logger: new DefaultLogger('WARN') });
+    const before = JSON.parse(readFileSync(path.join(HISTORIES, 'canary-ok.json'), 'utf8')) as unknown;
+    await expect(Worker.runReplayHistory({ workflowBundle: { code } }, before)).rejects.toThrow(DeterminismViolationError);
+  });
 });

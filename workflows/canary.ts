@@ -1,7 +1,7 @@
-import { proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { progressQuery, type Progress } from './progress';
 import type { OpsActivities, ProbeResult } from '../activities/ops';
-import { DurasyncStatus } from './search-attributes';
+import { DurasyncKind, DurasyncStatus } from './search-attributes';
 
 const { probeDependencies } = proxyActivities<OpsActivities>({
   // A probe takes milliseconds; a held one (holdMs) heartbeats every second, so a worker that dies
@@ -33,6 +33,10 @@ export async function canary(input: CanaryInput = {}): Promise<CanaryResult> {
   let progress: Progress = { stage: 'probing', message: 'probing the database and cache from a worker of this queue' };
   setHandler(progressQuery, () => progress);
   setCurrentDetails(progress.message!);
+  // Added after canaries were already running: `patched` keeps histories recorded before the change
+  // replaying (test/histories/canary-ok.json), while new runs label themselves even when their
+  // starter did not (`durasync start canary`).
+  if (patched('canary-sets-kind')) upsertSearchAttributes([{ key: DurasyncKind, value: 'canary' }]);
   const probe = await probeDependencies(input.holdMs ? { holdMs: input.holdMs } : {});
   const status = probe.database.ok && probe.cache.ok ? 'ok' : 'degraded';
   upsertSearchAttributes([{ key: DurasyncStatus, value: status }]);
