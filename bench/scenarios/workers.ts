@@ -5,8 +5,8 @@
  *
  * - Idle memory: a worker process is started, becomes ready (/health/ready), is left alone for
  *   BENCH_SETTLE_MS, then its VmRSS is read from /proc/<pid>/status, for the pid that its own ops
- *   server reports (the process that runs the workers, whatever launched it); the three of a run
- *   side by side:
+ *   server reports (the process that runs the workers, whatever launched it); the processes of
+ *   all runs side by side, before the throughput measurements:
  *   `rss_idle_mb_1q` (--queues ingestion), `rss_idle_mb_3q` (all three queues) and
  *   `rss_isolated_mb` (one child as the manager starts it in isolated mode: a single-queue process
  *   with an IPC channel; measured separately from the 1-queue figure, which it should match).
@@ -16,7 +16,8 @@
  *   measurement: `throughput_1`, `throughput_2`, `throughput_4` in workflows/s.
  *
  * Every figure is the median of BENCH_RUNS runs. Report: bench/results/workers.json.
- * Knobs: BENCH_WORKFLOWS (300), BENCH_CONCURRENCY (50), BENCH_RUNS (3), BENCH_SETTLE_MS (5000).
+ * Knobs: BENCH_WORKFLOWS (300), BENCH_CONCURRENCY (50), BENCH_RUNS (3), BENCH_SETTLE_MS (30000:
+ * V8 frees the start-up garbage, 50-110 MiB, only some 6-20 s after a worker goes idle).
  * The workers run from source through tsx, as `npx durasync worker` does in a checkout; with
  * DURASYNC_USE_DIST=1 in the environment they run the compiled dist/ (`npm run build`) instead.
  */
@@ -53,6 +54,8 @@ const PROCESS_COUNTS = [1, 2, 4] as const;
 const TARGET_RSS_3Q_MB = 200;
 const TARGET_QUEUE_COST_MB = 40;
 const READY_TIMEOUT_MS = 90_000;
+/** Canaries each throughput measurement runs first, per worker process, untimed: fresh processes start cold. */
+const WARMUP_PER_PROCESS = 5;
 
 /** The Node that runs the workers: this one when it is 22 or newer (Node 24 under scripts/run.sh), else .tools/node. */
 function workerNode(): string {
@@ -140,7 +143,8 @@ async function startWorker(env: Env, queues: string[], prefix: string, isolated 
       if (status === 200) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await ipcReady;
+    // Sent right after the ops server listens; a child that exits first never sends it.
+    await Promise.race([ipcReady, exited.then(() => Promise.reject(new Error('exited before its IPC ready message')))]);
     const health = (await (await fetch(`${opsUrl}/health`)).json()) as { pid?: number };
     if (typeof health.pid !== 'number') throw new Error('/health did not report a pid');
     return { pid: health.pid, opsUrl, stop };
@@ -167,13 +171,21 @@ async function rssMb(worker: WorkerProcess): Promise<{ mb: number; source: strin
 
 let rssSource = '';
 
-async function idleRss(env: Env, queues: string[], prefix: string, settleMs: number, isolated = false): Promise<number> {
+interface IdleRss {
+  /** Right after /health/ready: start-up garbage still on the heap. */
+  atReady: number;
+  /** After the settle time: what the process keeps at rest. */
+  settled: number;
+}
+
+async function idleRss(env: Env, queues: string[], prefix: string, settleMs: number, isolated = false): Promise<IdleRss> {
   const worker = await startWorker(env, queues, prefix, isolated);
   try {
+    const atReady = await rssMb(worker);
     await new Promise((r) => setTimeout(r, settleMs));
     const { mb, source } = await rssMb(worker);
     rssSource = source;
-    return mb;
+    return { atReady: atReady.mb, settled: mb };
   } finally {
     await worker.stop();
   }
@@ -185,26 +197,37 @@ interface ThroughputResult {
   processesUsed: number;
 }
 
-/** `workflows` canaries, `concurrency` at a time, on `ingestion` served by `n` fresh worker processes. */
+/** Runs `count` canaries on `taskQueue`, `concurrency` at a time; returns the pids of the workers that ran them. */
+async function canaries(client: Client, taskQueue: string, idPrefix: string, count: number, concurrency: number): Promise<Set<number>> {
+  const pids = new Set<number>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, count) }, async () => {
+      while (next < count) {
+        const id = `${idPrefix}${next++}`;
+        const result = await client.workflow.execute<typeof canary>('canary', { taskQueue, workflowId: id, args: [{}] });
+        if (result.status !== 'ok') throw new Error(`canary ${id} was ${result.status}: ${JSON.stringify(result.database)}`);
+        pids.add(result.worker.pid);
+      }
+    }),
+  );
+  return pids;
+}
+
+/**
+ * `workflows` canaries, `concurrency` at a time, on `ingestion` served by `n` fresh worker
+ * processes, after a warm-up of WARMUP_PER_PROCESS canaries per process (not timed).
+ */
 async function throughput(env: Env, client: Client, n: number, prefix: string, workflows: number, concurrency: number): Promise<ThroughputResult> {
   const workers = await Promise.allSettled(Array.from({ length: n }, () => startWorker(env, ['ingestion'], prefix)));
   const started = workers.flatMap((w) => (w.status === 'fulfilled' ? [w.value] : []));
   try {
     const failed = workers.find((w): w is PromiseRejectedResult => w.status === 'rejected');
     if (failed) throw failed.reason;
-    const pids = new Set<number>();
-    let next = 0;
+    const taskQueue = `${prefix}ingestion`;
+    await canaries(client, taskQueue, `${prefix}warmup-`, WARMUP_PER_PROCESS * n, concurrency);
     const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, workflows) }, async () => {
-        while (next < workflows) {
-          const i = next++;
-          const result = await client.workflow.execute<typeof canary>('canary', { taskQueue: `${prefix}ingestion`, workflowId: `${prefix}${i}`, args: [{}] });
-          if (result.status !== 'ok') throw new Error(`canary ${prefix}${i} was ${result.status}: ${JSON.stringify(result.database)}`);
-          pids.add(result.worker.pid);
-        }
-      }),
-    );
+    const pids = await canaries(client, taskQueue, prefix, workflows, concurrency);
     return { workflowsPerSecond: workflows / ((performance.now() - t0) / 1000), processesUsed: pids.size };
   } finally {
     await Promise.all(started.map((w) => w.stop()));
@@ -212,14 +235,18 @@ async function throughput(env: Env, client: Client, n: number, prefix: string, w
 }
 
 type Figure = 'rss_idle_mb_1q' | 'rss_idle_mb_3q' | 'rss_isolated_mb' | 'throughput_1' | 'throughput_2' | 'throughput_4';
-type RunFigures = Record<Figure, number> & { processes_used: Record<'throughput_1' | 'throughput_2' | 'throughput_4', number> };
+type RunFigures = Record<Figure, number> & {
+  rss_at_ready_mb: { '1q': number; '3q': number; isolated: number };
+  processes_used: Record<'throughput_1' | 'throughput_2' | 'throughput_4', number>;
+};
 
 export async function runWorkers(options: ScenarioOptions): Promise<void> {
   const WORKFLOWS = envInt('BENCH_WORKFLOWS', 300);
   const CONCURRENCY = envInt('BENCH_CONCURRENCY', 50);
   const RUNS = envInt('BENCH_RUNS', 3);
-  const SETTLE_MS = envInt('BENCH_SETTLE_MS', 5000, 0);
+  const SETTLE_MS = envInt('BENCH_SETTLE_MS', 30_000, 0);
   const benchStarted = Date.now();
+  const loadAtStart = os.loadavg()[0]!;
   const tag = Math.random().toString(36).slice(2, 7);
   const bundlePath = path.join(os.tmpdir(), `durasync-bench-workflows-${process.pid}-${tag}.js`);
 
@@ -235,7 +262,7 @@ export async function runWorkers(options: ScenarioOptions): Promise<void> {
   });
 
   try {
-    progress(`workers: ${RUNS} run(s); ${WORKFLOWS} canaries, ${CONCURRENCY} at a time; idle RSS after ${SETTLE_MS} ms`);
+    progress(`workers: ${RUNS} run(s); idle RSS ${SETTLE_MS} ms after ready; ${WORKFLOWS} canaries, ${CONCURRENCY} at a time`);
     const setup = await Promise.allSettled([
       startBenchTemporal().then((s) => (server = s)),
       scratchDatabase().then((d) => (db = d)),
@@ -249,30 +276,42 @@ export async function runWorkers(options: ScenarioOptions): Promise<void> {
     const env: Env = { temporalAddress: server.address, databaseUrl: db.url, bundlePath };
     progress(`temporal ${server.address}, database ${db.kind}, workflow bundle ${bundlePath}`);
 
+    // Idle memory first: the three processes of every run side by side, with nothing else running.
+    // Memory at rest does not depend on it, and the long settle time is spent once, not per run.
+    progress(`idle memory: ${3 * RUNS} worker processes, ${SETTLE_MS} ms after each is ready`);
+    const idle = await Promise.all(
+      Array.from({ length: RUNS }, (_, i) => {
+        const prefix = (what: string) => `bench-${tag}-r${i + 1}-${what}-`;
+        return Promise.all([
+          idleRss(env, ['ingestion'], prefix('rss1q'), SETTLE_MS),
+          idleRss(env, ALL_QUEUES, prefix('rss3q'), SETTLE_MS),
+          idleRss(env, ['ingestion'], prefix('rssiso'), SETTLE_MS, true),
+        ]);
+      }),
+    );
+    idle.forEach(([rss1, rss3, iso], i) =>
+      progress(
+        `run ${i + 1}/${RUNS}: idle RSS ${rss1.settled.toFixed(1)} MiB (1 queue), ${rss3.settled.toFixed(1)} MiB (3 queues), ${iso.settled.toFixed(1)} MiB (isolated child); at ready ${rss1.atReady.toFixed(1)} / ${rss3.atReady.toFixed(1)} / ${iso.atReady.toFixed(1)}`,
+      ),
+    );
+
     const perRun: RunFigures[] = [];
     for (let r = 1; r <= RUNS; r++) {
-      const prefix = (what: string) => `bench-${tag}-r${r}-${what}-`;
-      // The three idle processes run side by side (nothing else runs meanwhile): memory at rest does
-      // not depend on it, and it saves two settle times per run.
-      const [rss1, rss3, rssIsolated] = await Promise.all([
-        idleRss(env, ['ingestion'], prefix('rss1q'), SETTLE_MS),
-        idleRss(env, ALL_QUEUES, prefix('rss3q'), SETTLE_MS),
-        idleRss(env, ['ingestion'], prefix('rssiso'), SETTLE_MS, true),
-      ]);
-      progress(`run ${r}/${RUNS}: idle RSS ${rss1.toFixed(1)} MiB (1 queue), ${rss3.toFixed(1)} MiB (3 queues), ${rssIsolated.toFixed(1)} MiB (isolated child)`);
       const tput: Record<number, ThroughputResult> = {};
       for (const n of PROCESS_COUNTS) {
-        const result = await throughput(env, client, n, prefix(`t${n}`), WORKFLOWS, CONCURRENCY);
+        const result = await throughput(env, client, n, `bench-${tag}-r${r}-t${n}-`, WORKFLOWS, CONCURRENCY);
         tput[n] = result;
         progress(`run ${r}/${RUNS}: ${n} process(es): ${result.workflowsPerSecond.toFixed(1)} workflows/s (${result.processesUsed} ran activities)`);
       }
+      const [rss1, rss3, iso] = idle[r - 1]!;
       perRun.push({
-        rss_idle_mb_1q: round(rss1),
-        rss_idle_mb_3q: round(rss3),
-        rss_isolated_mb: round(rssIsolated),
+        rss_idle_mb_1q: round(rss1.settled),
+        rss_idle_mb_3q: round(rss3.settled),
+        rss_isolated_mb: round(iso.settled),
         throughput_1: round(tput[1]!.workflowsPerSecond),
         throughput_2: round(tput[2]!.workflowsPerSecond),
         throughput_4: round(tput[4]!.workflowsPerSecond),
+        rss_at_ready_mb: { '1q': round(rss1.atReady), '3q': round(rss3.atReady), isolated: round(iso.atReady) },
         processes_used: { throughput_1: tput[1]!.processesUsed, throughput_2: tput[2]!.processesUsed, throughput_4: tput[4]!.processesUsed },
       });
     }
@@ -295,7 +334,7 @@ export async function runWorkers(options: ScenarioOptions): Promise<void> {
         rss_3q_under_200mb: rss3q < TARGET_RSS_3Q_MB,
         queue_cost_under_40mb: queueCost < TARGET_QUEUE_COST_MB,
       },
-      machine: machineInfo(),
+      machine: { ...machineInfo(), load_average_1m: { start: round(loadAtStart, 2), end: round(os.loadavg()[0]!, 2) } },
       runs: RUNS,
       workflows: WORKFLOWS,
       concurrency: CONCURRENCY,
@@ -306,12 +345,14 @@ export async function runWorkers(options: ScenarioOptions): Promise<void> {
       duration_s: round((Date.now() - benchStarted) / 1000),
       notes: [
         `Every figure is the median of ${RUNS} run(s); per_run has each run.`,
-        `RSS in MiB (VmRSS kB / 1024), read from ${rssSource} of the process that runs the workers (the pid its ops server reports), ${SETTLE_MS} ms after /health/ready, with no work done; the three idle processes of a run side by side, nothing else running.`,
+        `RSS in MiB (VmRSS kB / 1024), read from ${rssSource} of the process that runs the workers (the pid its ops server reports), ${SETTLE_MS} ms after /health/ready, with no work done. The idle processes of all runs ran side by side, before the throughput measurements.`,
+        'Why wait that long: right after start-up a worker holds some 50-110 MiB of start-up garbage (module loading, tsx transpiling, bundle loading) that V8 releases only when its memory reducer runs, some 6-20 s after the process goes idle; a 5 s settle measures that garbage, not the footprint. per_run[].rss_at_ready_mb shows RSS at /health/ready.',
         'rss_idle_mb_1q: `durasync worker --queues ingestion`; rss_idle_mb_3q: `--queues sync,ingestion,branch-delta`.',
         'rss_isolated_mb: what one isolated-mode worker costs: a single-queue process spawned as the manager spawns its children (`worker --queues ingestion` with an IPC channel), i.e. the same process as rss_idle_mb_1q, measured separately. The manager process itself is not included.',
         `queue_cost_mb = (rss_idle_mb_3q - rss_idle_mb_1q) / 2, the memory of each queue added to a process; targets: rss_idle_mb_3q < ${TARGET_RSS_3Q_MB}, queue_cost_mb < ${TARGET_QUEUE_COST_MB}.`,
-        `throughput_N: ${WORKFLOWS} canary workflows (workflow task + one activity that pings Postgres; in-process cache), ${CONCURRENCY} at a time from this process, on the ingestion queue served by N fresh \`worker --queues ingestion\` processes (each with its own database pool), a new task queue prefix per measurement; workflows/s from the first start to the last result. Everything, the Temporal dev server and Postgres included, shares this machine's ${os.cpus().length} CPU(s).`,
+        `throughput_N: ${WORKFLOWS} canary workflows (workflow task + one activity that pings Postgres; in-process cache), ${CONCURRENCY} at a time from this process, on the ingestion queue served by N fresh \`worker --queues ingestion\` processes (each with its own database pool), a new task queue prefix per measurement, after an untimed warm-up of ${WARMUP_PER_PROCESS} canaries per process; workflows/s from the first start to the last result. Everything, the Temporal dev server and Postgres included, shares this machine's ${os.cpus().length} CPU(s).`,
         `Workers ran from ${workerBuild}.`,
+        'machine.load_average_1m: other work on the machine during the run (above the CPU count, the throughput figures are noisy).',
       ],
       per_run: perRun,
     };
