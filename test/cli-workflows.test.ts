@@ -5,17 +5,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, type Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config';
-import { createLogger } from '../lib/logger';
-import { createMetrics } from '../lib/metrics';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { findTemporalBinary } from '../lib/tools';
-import { createQueueWorker } from '../workers/process';
 import { createDurasyncClient, type DurasyncClient } from '../client';
-import { openTestDeps, type TestDeps } from './helpers/deps';
 import { spawnDurasync } from './helpers/process';
-import { connectTestEnv, testWorkflowBundle, uniqueWorkflowId } from './helpers/temporal';
+import { uniqueWorkflowId } from './helpers/temporal';
+import { startTestWorker, type TestWorker } from './helpers/worker';
 
 /**
  * The generic workflow commands of the `durasync` CLI as child processes, against the test run's
@@ -30,10 +25,7 @@ interface CliResult {
 
 describe('durasync workflow commands', () => {
   const prefix = `cli-${randomUUID().slice(0, 8)}-`;
-  let env: TestWorkflowEnvironment;
-  let deps: TestDeps;
-  let worker: Worker;
-  let running: Promise<void>;
+  let testWorker: TestWorker;
   let client: DurasyncClient;
   let tmp: string;
 
@@ -56,28 +48,14 @@ describe('durasync workflow commands', () => {
   const heldCanary = (name: string) => client.workflows.start('canary', { args: [{ holdMs: 30_000 }], workflowId: uniqueWorkflowId(name) });
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    deps = await openTestDeps();
+    testWorker = await startTestWorker({ prefix });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'durasync-cli-'));
-    const config = loadConfig({ ...process.env, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    worker = await createQueueWorker({
-      connection: env.nativeConnection,
-      config,
-      queue: 'sync',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store: deps.store, cache: deps.cache, logger: createLogger({ level: 'silent' }) },
-    });
-    running = worker.run();
-    client = await createDurasyncClient({ config });
+    client = await createDurasyncClient({ config: testWorker.config });
   });
 
   afterAll(async () => {
     await client?.close();
-    worker?.shutdown();
-    await running;
-    await deps?.close();
-    await env?.teardown();
+    await testWorker?.stop();
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 

@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { TerminatedFailure } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { loadConfig } from '../lib/config';
-import { createLogger } from '../lib/logger';
 import { createMetrics } from '../lib/metrics';
 import { jobMetricsSinks } from '../workers/interceptors';
-import { createQueueWorker } from '../workers/process';
 import {
   createDurasyncClient,
   DurasyncWorkflowFailedError,
@@ -15,8 +11,8 @@ import {
   type DurasyncClient,
   type WorkflowSummary,
 } from '../client';
-import { openTestDeps, type TestDeps } from './helpers/deps';
-import { connectTestEnv, testWorkflowBundle, uniqueWorkflowId } from './helpers/temporal';
+import { testWorkflowBundle, uniqueWorkflowId } from './helpers/temporal';
+import { startTestWorker, type TestWorker } from './helpers/worker';
 
 /**
  * The client SDK (client/index.ts) against the test run's Temporal dev server, with a real worker of
@@ -34,34 +30,17 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10
 
 describe('durasync client SDK', () => {
   const prefix = `sdk-${randomUUID().slice(0, 8)}-`;
-  let env: TestWorkflowEnvironment;
-  let deps: TestDeps;
-  let worker: Worker;
-  let running: Promise<void>;
+  let testWorker: TestWorker;
   let client: DurasyncClient;
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    deps = await openTestDeps();
-    const config = loadConfig({ ...process.env, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    worker = await createQueueWorker({
-      connection: env.nativeConnection,
-      config,
-      queue: 'sync',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store: deps.store, cache: deps.cache, logger: createLogger({ level: 'silent' }) },
-    });
-    running = worker.run();
-    client = await createDurasyncClient({ config });
+    testWorker = await startTestWorker({ prefix });
+    client = await createDurasyncClient({ config: testWorker.config });
   });
 
   afterAll(async () => {
     await client?.close();
-    worker?.shutdown();
-    await running;
-    await deps?.close();
-    await env?.teardown();
+    await testWorker?.stop();
   });
 
   /** A canary whose probe activity runs for `holdMs`, started with the generic start(). */
