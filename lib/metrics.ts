@@ -12,6 +12,7 @@ export interface DurasyncMetrics {
   jobsFailed: Counter<'queue' | 'job_type' | 'kind'>;
   jobsError: Counter<'queue' | 'job_type' | 'kind' | 'error_type'>;
   idleIterations: Counter<'queue' | 'poller'>;
+  taskQueueBacklog: Gauge<'queue' | 'task_type'>;
   memoryUsage: Gauge<'type'>;
 }
 
@@ -48,6 +49,12 @@ export function createMetrics(): DurasyncMetrics {
       name: 'durasync_idle_iterations_total',
       help: 'Polls of a queue that came back without a task (poller: workflow or activity), read from the SDK counters temporal_workflow_task_queue_poll_empty and temporal_activity_poll_no_task.',
       labelNames: ['queue', 'poller'],
+      registers: [registry],
+    }),
+    taskQueueBacklog: new Gauge({
+      name: 'durasync_task_queue_backlog',
+      help: "Tasks waiting in a queue's task queue for a worker (the server's approximate backlog from DescribeTaskQueue), by task type. Queue-wide: every process reports the same value, aggregate with max.",
+      labelNames: ['queue', 'task_type'],
       registers: [registry],
     }),
     memoryUsage: new Gauge({

@@ -69,6 +69,7 @@ describe('durasync worker process', () => {
     expect(metrics).toMatch(/durasync_jobs_processed_total\{queue="branch-delta",job_type="canary",kind="workflow"\} 1/);
     expect(metrics).toMatch(/durasync_jobs_processed_total\{queue="sync",job_type="probeDependencies",kind="activity"\} 1/);
     expect(metrics).toMatch(/durasync_memory_usage_bytes\{type="rss"\} \d+/);
+    expect(metrics).toMatch(/^durasync_task_queue_backlog\{queue="sync",task_type="activity"\} 0$/m);
     for (const name of [
       'durasync_job_execution_duration_seconds',
       'durasync_jobs_processed_total',
@@ -76,6 +77,7 @@ describe('durasync worker process', () => {
       'durasync_jobs_error_total',
       'durasync_idle_iterations_total',
       'durasync_memory_usage_bytes',
+      'durasync_task_queue_backlog',
     ]) {
       expect(metrics).toContain(`# TYPE ${name} `);
     }

@@ -16,7 +16,7 @@ import { activitiesForQueue, type ActivityDeps } from './activities';
 import { loadWorkflowBundle } from './bundle';
 import { durasyncWorkerOptions } from './interceptors';
 import { fetchSdkMetrics, startOpsServer } from './ops-server';
-import { describeQueues } from './queue-report';
+import { describeQueues, queueBacklog } from './queue-report';
 import { WorkerStats } from './stats';
 import { installRuntime } from './runtime';
 
@@ -121,6 +121,17 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     );
     for (const { queue, taskQueue } of workers) stats.register(queue, taskQueue);
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
+    // The backlog gauge costs two DescribeTaskQueue calls per queue: refreshed at most every 10 s.
+    let backlogFetchedAt = 0;
+    const refreshBacklog = async () => {
+      if (Date.now() - backlogFetchedAt < 10_000) return;
+      backlogFetchedAt = Date.now();
+      try {
+        for (const { queue, taskType, count } of await queueBacklog(client, workers)) metrics.taskQueueBacklog.set({ queue, task_type: taskType }, count);
+      } catch (err) {
+        logger.warn({ err: { message: (err as Error).message } }, 'task queue backlog not available');
+      }
+    };
     const queueOf = new Map(workers.map((w) => [w.taskQueue, w.queue]));
 
     const checks: Record<string, () => Promise<unknown>> = {
@@ -141,6 +152,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       metrics: async () => {
         const sdk = await fetchSdkMetrics(`http://${sdkMetricsAddress}/metrics`, logger);
         updateIdleIterations(metrics, sdk, (taskQueue) => queueOf.get(taskQueue));
+        await refreshBacklog();
         return `${sdk}${sdk && !sdk.endsWith('\n') ? '\n' : ''}${await metrics.registry.metrics()}`;
       },
       stats: () => Promise.resolve(stats.report()),

@@ -71,3 +71,20 @@ export async function describeQueues(client: Client, queues: Array<{ queue: stri
     }),
   );
 }
+
+/** The server's approximate backlog of each task queue, by task type (two DescribeTaskQueue calls per queue). */
+export async function queueBacklog(
+  client: Client,
+  queues: Array<{ queue: string; taskQueue: string }>,
+): Promise<Array<{ queue: string; taskType: 'workflow' | 'activity'; count: number }>> {
+  const namespace = client.options.namespace;
+  const answers = await Promise.all(
+    queues.flatMap(({ queue, taskQueue }) =>
+      ([['workflow', TASK_QUEUE_TYPE_WORKFLOW], ['activity', TASK_QUEUE_TYPE_ACTIVITY]] as const).map(async ([taskType, type]) => {
+        const res = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: type, reportStats: true });
+        return { queue, taskType, count: Number(res.stats?.approximateBacklogCount ?? 0) };
+      }),
+    ),
+  );
+  return answers;
+}
