@@ -15,6 +15,8 @@ import { command, EXIT, EXIT_CODES_HELP, print } from './commands/context';
 import { registerCanaryCommand } from './commands/canary';
 import { registerWorkflowCommands } from './commands/workflows';
 import { registerHistoryCommands } from './commands/history';
+import { registerScheduleCommands } from './commands/schedules';
+import { registerBenchCommand } from './commands/bench';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -146,6 +148,8 @@ export function buildProgram(): Command {
 
   registerWorkflowCommands(program);
   registerHistoryCommands(program);
+  registerScheduleCommands(program);
+  registerBenchCommand(program);
 
   return program;
 }

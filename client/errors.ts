@@ -8,6 +8,8 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError as SdkWorkflowNotFoundError,
+  ScheduleAlreadyRunning as SdkScheduleAlreadyRunning,
+  ScheduleNotFoundError as SdkScheduleNotFoundError,
 } from '@temporalio/client';
 
 /**
@@ -43,6 +45,30 @@ export class WorkflowAlreadyRunningError extends Error {
     super(`workflow ${workflowId} is already running`, options);
     this.workflowId = workflowId;
     this.workflowType = workflowType;
+  }
+}
+
+/** No schedule with this id exists in the namespace (never created, or deleted). */
+export class ScheduleNotFoundError extends Error {
+  override readonly name = 'ScheduleNotFoundError';
+  /** The schedule id that was asked for. */
+  readonly scheduleId: string;
+
+  constructor(scheduleId: string, options?: { cause?: unknown }) {
+    super(`schedule ${scheduleId} not found`, options);
+    this.scheduleId = scheduleId;
+  }
+}
+
+/** A schedule create with an id that an existing (not deleted) schedule already has. */
+export class ScheduleAlreadyExistsError extends Error {
+  override readonly name = 'ScheduleAlreadyExistsError';
+  /** The schedule id that is taken. */
+  readonly scheduleId: string;
+
+  constructor(scheduleId: string, options?: { cause?: unknown }) {
+    super(`schedule ${scheduleId} already exists`, options);
+    this.scheduleId = scheduleId;
   }
 }
 
@@ -99,7 +125,12 @@ export class DurasyncWorkflowFailedError extends Error {
 }
 
 /** The error classes of this module. */
-export type DurasyncClientError = WorkflowNotFoundError | WorkflowAlreadyRunningError | DurasyncWorkflowFailedError;
+export type DurasyncClientError =
+  | WorkflowNotFoundError
+  | WorkflowAlreadyRunningError
+  | DurasyncWorkflowFailedError
+  | ScheduleNotFoundError
+  | ScheduleAlreadyExistsError;
 
 function statusOf(cause: Error | undefined): WorkflowFailureStatus {
   if (cause instanceof TerminatedFailure) return 'TERMINATED';
@@ -128,10 +159,13 @@ export function causeChain(error: unknown): FailureCause[] {
 
 /**
  * Maps an error of the Temporal SDK to durasync's typed error, by class: the SDK's
- * WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError and WorkflowFailedError. Anything
- * else is returned as it is (coerced to an Error keeping the original as `cause`).
+ * WorkflowNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
+ * ScheduleNotFoundError and ScheduleAlreadyRunning. Anything else is returned as it is (coerced to
+ * an Error keeping the original as `cause`). `workflowId`: the workflow (or schedule) id of the call.
  */
 export function toDurasyncError(err: unknown, workflowId: string): Error {
+  if (err instanceof SdkScheduleNotFoundError) return new ScheduleNotFoundError(err.scheduleId || workflowId, { cause: err });
+  if (err instanceof SdkScheduleAlreadyRunning) return new ScheduleAlreadyExistsError(err.scheduleId || workflowId, { cause: err });
   if (err instanceof SdkWorkflowNotFoundError) return new WorkflowNotFoundError(err.workflowId || workflowId, err.runId, { cause: err });
   if (err instanceof WorkflowExecutionAlreadyStartedError) return new WorkflowAlreadyRunningError(err.workflowId || workflowId, err.workflowType, { cause: err });
   if (err instanceof WorkflowFailedError) return new DurasyncWorkflowFailedError(workflowId, err);

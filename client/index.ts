@@ -10,6 +10,7 @@ import { progressQuery, type Progress } from '../workflows/progress';
 import { DURASYNC_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { startCanary } from './canary';
 import { toDurasyncError, WorkflowNotFoundError } from './errors';
+import { schedulesApi, type SchedulesApi } from './schedules';
 
 /**
  * The durasync client SDK, the package's root export: `createDurasyncClient()` connects to the
@@ -17,7 +18,8 @@ import { toDurasyncError, WorkflowNotFoundError } from './errors';
  *
  * - `workflows`: generic operations on any durasync workflow (list, describe, history, progress,
  *   start, result, signal, query, cancel, terminate);
- * - `canary`: run the canary workflow on a queue.
+ * - `canary`: run the canary workflow on a queue;
+ * - `schedules`: durasync jobs on a timetable, over Temporal Schedules (client/schedules.ts).
  *
  * The job families (sync, webhooks, branches, dlq, schedules) add their own namespaces here, one
  * module each under client/ (e.g. `client.sync.start(linkId)`), built on `workflows`. Errors are the
@@ -27,6 +29,8 @@ export * from './errors';
 export type { Progress } from '../workflows/progress';
 export type { CanaryResult } from '../workflows/canary';
 export type { QueueName } from '../lib/queues';
+export type { CreateScheduleOptions, ScheduleAction, ScheduleInfo, ScheduleOverlap, SchedulesApi, ScheduleSummaryInfo } from './schedules';
+export { SCHEDULE_OVERLAP_POLICIES } from './schedules';
 
 /** gRPC status NOT_FOUND: what the history call answers for an unknown workflow. */
 const GRPC_NOT_FOUND = 5;
@@ -132,6 +136,7 @@ export interface CanaryApi {
 export interface DurasyncClient {
   readonly workflows: WorkflowsApi;
   readonly canary: CanaryApi;
+  readonly schedules: SchedulesApi;
   /** The configuration it was created with. */
   readonly config: DurasyncConfig;
   /** The underlying Temporal client, for what the namespaces do not cover. */
@@ -165,6 +170,7 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
         }
       },
     },
+    schedules: schedulesApi(client, config),
     config,
     temporal: client,
     async close() {

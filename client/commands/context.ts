@@ -5,7 +5,7 @@ import { ConfigError } from '../../lib/errors';
 import { loadConfig, type DurasyncConfig } from '../../lib/config';
 import { createLogger, type Logger } from '../../lib/logger';
 import { createDurasyncClient, type DurasyncClient } from '../index';
-import { DurasyncWorkflowFailedError, WorkflowAlreadyRunningError, WorkflowNotFoundError } from '../errors';
+import { DurasyncWorkflowFailedError, ScheduleAlreadyExistsError, ScheduleNotFoundError, WorkflowAlreadyRunningError, WorkflowNotFoundError } from '../errors';
 
 /**
  * What every `durasync` command shares: exit codes, the configuration and logger it runs with, the
@@ -132,7 +132,7 @@ export async function parseJsonValues(flag: string, values: string[] | undefined
 function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError) return EXIT.USAGE;
   if (err instanceof ExitError) return err.exitCode;
-  if (err instanceof WorkflowNotFoundError) return EXIT.NOT_FOUND;
+  if (err instanceof WorkflowNotFoundError || err instanceof ScheduleNotFoundError) return EXIT.NOT_FOUND;
   if (err instanceof DurasyncWorkflowFailedError) return EXIT.WORKFLOW_FAILED;
   return EXIT.FAILURE;
 }
@@ -141,6 +141,7 @@ function exitCodeOf(err: unknown): number {
 function errorDocument(err: Error, exitCode: number): { error: Record<string, unknown> } {
   const fields: Record<string, unknown> = { name: err.name, message: err.message, exitCode };
   if (err instanceof WorkflowNotFoundError || err instanceof WorkflowAlreadyRunningError) fields.workflowId = err.workflowId;
+  if (err instanceof ScheduleNotFoundError || err instanceof ScheduleAlreadyExistsError) fields.scheduleId = err.scheduleId;
   if (err instanceof DurasyncWorkflowFailedError) {
     Object.assign(fields, { workflowId: err.workflowId, status: err.status, failureType: err.failureType, causes: err.causes });
     if (err.applicationFailureType) fields.applicationFailureType = err.applicationFailureType;
