@@ -1,5 +1,5 @@
 import { UnexpectedResultError } from './errors';
-import type { Branch, BranchDelta, DeadLetter, FeatureFlag, JsonValue, SyncJob, SyncJobStatus } from './types';
+import type { Branch, BranchDelta, DeadLetter, FeatureFlag, JsonValue, StoredProviderToken, SyncJob, SyncJobStatus } from './types';
 
 /**
  * snake_case rows of the SQL functions -> camelCase store types, in one place for both adapters.
@@ -11,6 +11,23 @@ import type { Branch, BranchDelta, DeadLetter, FeatureFlag, JsonValue, SyncJob, 
 export type Row = Record<string, unknown>;
 
 const SYNC_JOB_STATUSES: readonly SyncJobStatus[] = ['queued', 'running', 'succeeded', 'failed'];
+
+export function toProviderToken(row: Row, fn: string): StoredProviderToken {
+  const r = reader(row, fn);
+  const refresh = r.stringOrNull('refresh_token');
+  const scopes = row.scopes;
+  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) r.fail('scopes', scopes);
+  return {
+    provider: r.string('provider'),
+    accountId: r.string('account_id'),
+    accessToken: Buffer.from(r.string('access_token'), 'base64'),
+    refreshToken: refresh === null ? null : Buffer.from(refresh, 'base64'),
+    keyId: r.string('key_id'),
+    expiresAt: r.dateOrNull('expires_at'),
+    scopes: scopes as string[],
+    updatedAt: r.date('updated_at'),
+  };
+}
 
 export function toFeatureFlag(row: Row, fn: string): FeatureFlag {
   const r = reader(row, fn);

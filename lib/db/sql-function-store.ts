@@ -1,5 +1,5 @@
 import { UnexpectedResultError } from './errors';
-import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toSyncJob } from './rows';
+import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toSyncJob } from './rows';
 import type { Row } from './rows';
 import type {
   Branch,
@@ -16,7 +16,9 @@ import type {
   FeatureFlag,
   JsonValue,
   RecordDeadLetterInput,
+  SealedProviderToken,
   SetFeatureFlagInput,
+  StoredProviderToken,
   SyncJob,
 } from './types';
 
@@ -149,6 +151,26 @@ export abstract class SqlFunctionStore {
       fn,
     );
     return { delta: toBranchDelta(row, fn), created: createdFlag(row, fn), headSeq: intColumn(row, fn, 'head_seq') };
+  }
+
+  async putProviderToken(token: SealedProviderToken): Promise<StoredProviderToken> {
+    const fn = 'put_provider_token';
+    const rows = await this.callRows(fn, {
+      p_provider: token.provider,
+      p_account_id: token.accountId,
+      p_access_token: token.accessToken.toString('base64'),
+      p_refresh_token: token.refreshToken === null ? null : token.refreshToken.toString('base64'),
+      p_key_id: token.keyId,
+      p_expires_at: token.expiresAt,
+      p_scopes: token.scopes.join(' '),
+    });
+    return toProviderToken(onlyRow(rows, fn), fn);
+  }
+
+  async getProviderToken(provider: string, accountId: string): Promise<StoredProviderToken | null> {
+    const fn = 'get_provider_token';
+    const [row] = await this.callRows(fn, { p_provider: provider, p_account_id: accountId });
+    return row ? toProviderToken(row, fn) : null;
   }
 
   async recordDeadLetter(input: RecordDeadLetterInput): Promise<DeadLetter> {

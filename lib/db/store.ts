@@ -16,7 +16,9 @@ import type {
   FailSyncJobInput,
   FeatureFlag,
   RecordDeadLetterInput,
+  SealedProviderToken,
   SetFeatureFlagInput,
+  StoredProviderToken,
   SyncJob,
 } from './types';
 
@@ -105,6 +107,15 @@ export interface Store {
    * updates the error, counts an occurrence and clears resolvedAt.
    */
   recordDeadLetter(input: RecordDeadLetterInput): Promise<DeadLetter>;
+
+  /**
+   * Stores a provider token (sealed by lib/tokens/seal.ts), replacing the one of the same provider
+   * and account; a null refresh token keeps the stored one (refresh grants may omit it).
+   */
+  putProviderToken(token: SealedProviderToken): Promise<StoredProviderToken>;
+
+  /** The sealed token of a provider and account, or null. */
+  getProviderToken(provider: string, accountId: string): Promise<StoredProviderToken | null>;
 }
 
 export interface CreateStoreOptions {

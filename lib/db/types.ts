@@ -179,3 +179,24 @@ export interface RecordDeadLetterInput {
   runId?: string;
   attempts?: number;
 }
+
+/**
+ * A provider OAuth token as stored: the tokens are ciphertexts (lib/tokens/seal.ts), never
+ * plaintext; `keyId` names the key that sealed them.
+ */
+export interface SealedProviderToken {
+  provider: string;
+  /** The durasync user (or installation) the token belongs to. */
+  accountId: string;
+  accessToken: Buffer;
+  /** Absent for tokens that do not refresh (e.g. a GitHub installation or personal token). */
+  refreshToken: Buffer | null;
+  keyId: string;
+  /** When the access token expires; null when it does not. */
+  expiresAt: Date | null;
+  scopes: string[];
+}
+
+export interface StoredProviderToken extends SealedProviderToken {
+  updatedAt: Date;
+}

@@ -240,5 +240,28 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(second).toMatchObject({ id: first.id, occurrences: 2, errorType: 'Timeout', errorMessage: 'gave up again', workflowId: first.workflowId, attempts: 5 });
       expect(second.lastFailedAt.getTime()).toBeGreaterThanOrEqual(first.lastFailedAt.getTime());
     });
+
+    it('stores sealed provider tokens per provider and account, keeping the refresh token when a refresh omits it', async () => {
+      const account = `user-${uid()}`;
+      const expiresAt = new Date(Date.now() + 3_600_000);
+      const access = Buffer.from([0, 1, 2, 250, 251, 252]); // binary ciphertext survives the round trip
+      const put = await store.putProviderToken({
+        provider: 'google', accountId: account, accessToken: access, refreshToken: Buffer.from('sealed-refresh'),
+        keyId: 'k1', expiresAt, scopes: ['drive.file', 'openid'],
+      });
+      expect(put).toMatchObject({ provider: 'google', accountId: account, keyId: 'k1', scopes: ['drive.file', 'openid'] });
+      expect(put.accessToken.equals(access)).toBe(true);
+      expect(put.expiresAt?.getTime()).toBe(expiresAt.getTime());
+
+      const refreshed = await store.putProviderToken({
+        provider: 'google', accountId: account, accessToken: Buffer.from('new-access'), refreshToken: null,
+        keyId: 'k2', expiresAt: null, scopes: [],
+      });
+      expect(refreshed.refreshToken?.toString()).toBe('sealed-refresh');
+      expect(refreshed).toMatchObject({ keyId: 'k2', expiresAt: null, scopes: ['drive.file', 'openid'] });
+      const got = await store.getProviderToken('google', account);
+      expect(got?.accessToken.toString()).toBe('new-access');
+      expect(await store.getProviderToken('github', account)).toBeNull();
+    });
   });
 }
