@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from './logger';
 
@@ -12,6 +13,13 @@ export interface Cache {
   /** Sets `key`, expiring after `ttlMs` when given. */
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   del(key: string): Promise<void>;
+  /**
+   * Takes the lock `key` for `ttlMs` unless someone holds it: resolves with the holder's token, or
+   * undefined when it is taken. The lock expires by itself if its holder dies.
+   */
+  acquireLock(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases the lock if `token` still holds it (never someone else's, after an expiry). */
+  releaseLock(key: string, token: string): Promise<void>;
   /** Round trip to the backing service; throws when it is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -69,6 +77,16 @@ export class RedisCache implements Cache {
     await this.redis.del(key);
   }
 
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    const token = randomUUID();
+    return (await this.redis.set(key, token, 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK' ? token : undefined;
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    // Compare-and-delete in one step: a lock that expired and was taken by another holder stays theirs.
+    await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, token);
+  }
+
   async ping(): Promise<void> {
     await this.redis.ping();
   }
@@ -101,6 +119,17 @@ export class MemoryCache implements Cache {
   async del(key: string): Promise<void> {
     this.entries.delete(key);
     return Promise.resolve();
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<string | undefined> {
+    if ((await this.get(key)) !== undefined) return undefined;
+    const token = randomUUID();
+    await this.set(key, token, ttlMs);
+    return token;
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    if ((await this.get(key)) === token) this.entries.delete(key);
   }
 
   async ping(): Promise<void> {

@@ -93,6 +93,13 @@ export interface DurasyncConfig {
       defaultBehavior: 'PINNED' | 'AUTO_UPGRADE';
     };
   };
+  /** Provider OAuth tokens at rest (lib/tokens). */
+  tokens: {
+    /** DURASYNC_TOKEN_KEY: `<keyId>:<base64 32 bytes>[,<oldKeyId>:<key>...]`, seals provider tokens in Postgres and Redis; the first seals, all open. Required by the sync activities. */
+    keys?: EncryptionKey[];
+    /** DURASYNC_TOKEN_REFRESH_MARGIN: refresh an access token this long before it expires. Default: `60s`. */
+    refreshMarginMs: number;
+  };
   /** Payload encryption (lib/codec.ts) and the codec endpoint of the ops server. */
   encryption: {
     /** DURASYNC_ENCRYPTION_KEY: `<keyId>:<base64 32 bytes>[,<oldKeyId>:<key>...]`; the first encrypts. Unset: payloads are not encrypted. */
@@ -302,6 +309,10 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
         buildId: str(env, 'DURASYNC_BUILD_ID') ?? buildInfo().buildId,
         defaultBehavior: oneOf(env, 'DURASYNC_VERSIONING_BEHAVIOR', ['PINNED', 'AUTO_UPGRADE'] as const, 'AUTO_UPGRADE'),
       },
+    },
+    tokens: {
+      keys: str(env, 'DURASYNC_TOKEN_KEY') === undefined ? undefined : parseEncryptionKeys(str(env, 'DURASYNC_TOKEN_KEY')!, 'DURASYNC_TOKEN_KEY'),
+      refreshMarginMs: duration(env, 'DURASYNC_TOKEN_REFRESH_MARGIN', '60s'),
     },
     encryption: {
       keys: str(env, 'DURASYNC_ENCRYPTION_KEY') === undefined ? undefined : parseEncryptionKeys(str(env, 'DURASYNC_ENCRYPTION_KEY')!),

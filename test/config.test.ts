@@ -74,6 +74,7 @@ describe('configuration', () => {
     [{ DURASYNC_TUNER: 'resource', DURASYNC_MAX_CONCURRENT_ACTIVITIES: '10' }, 'DURASYNC_TUNER', 'cannot be combined'],
     [{ DURASYNC_MANAGER_PROCESSES: 'sync=21' }, 'DURASYNC_MANAGER_PROCESSES', 'with 1 to 20 processes'],
     [{ DURASYNC_MANAGER_RESTART_WINDOW: 'a while' }, 'DURASYNC_MANAGER_RESTART_WINDOW', 'expected a duration'],
+    [{ DURASYNC_TOKEN_KEY: 'k1:c2hvcnQ=' }, 'DURASYNC_TOKEN_KEY', 'expected 32 bytes'],
     [{ DURASYNC_WORKER_MODE: 'threads' }, 'DURASYNC_WORKER_MODE', 'expected one of concurrent, isolated'],
     [{ DURASYNC_VERSIONING_BEHAVIOR: 'pinned' }, 'DURASYNC_VERSIONING_BEHAVIOR', 'expected one of PINNED, AUTO_UPGRADE'],
   ])('refuses %j with one line naming %s', (env, variable, text) => {
