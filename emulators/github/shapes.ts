@@ -1,0 +1,137 @@
+import type { GitStore, Signature } from './git-store';
+
+/** One emulated repository: its metadata and its git objects and refs. */
+export interface RepoState {
+  id: number;
+  owner: string;
+  name: string;
+  fullName: string;
+  defaultBranch: string;
+  private: boolean;
+  createdAt: string;
+  store: GitStore;
+}
+
+/** What a route handler gets: the repository, decoded path parameters, the query and the JSON body. */
+export interface RouteContext {
+  repo: RepoState;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: Record<string, unknown>;
+  /** The emulator's base URL, for the `url` fields of answers. */
+  api: string;
+}
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PATCH';
+  /** GitHub's path template, e.g. `/repos/{owner}/{repo}/git/ref/{ref}`; `{ref}`, `{path}` and `{basehead}` may hold slashes. */
+  template: string;
+  handle(ctx: RouteContext): RouteResult;
+}
+
+export const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** Base64 wrapped at 60 characters with a trailing newline, as the contents and blobs APIs answer. */
+export function base64Lines(data: Buffer): string {
+  const text = data.toString('base64');
+  return text === '' ? '' : `${text.match(/.{1,60}/g)?.join('\n') ?? ''}\n`;
+}
+
+export const repoApi = (ctx: Pick<RouteContext, 'api' | 'repo'>): string => `${ctx.api}/repos/${ctx.repo.fullName}`;
+const html = (repo: RepoState): string => `https://github.com/${repo.fullName}`;
+
+export function nodeId(kind: string, key: string): string {
+  return Buffer.from(`${kind}:${key}`).toString('base64').replace(/=+$/, '');
+}
+
+export function repoJson(ctx: Pick<RouteContext, 'api' | 'repo'>): Record<string, unknown> {
+  const { repo } = ctx;
+  return {
+    id: repo.id,
+    node_id: nodeId('Repository', String(repo.id)),
+    name: repo.name,
+    full_name: repo.fullName,
+    private: repo.private,
+    visibility: repo.private ? 'private' : 'public',
+    owner: { login: repo.owner, id: 1, type: 'User', url: `${ctx.api}/users/${repo.owner}` },
+    html_url: html(repo),
+    url: repoApi(ctx),
+    description: null,
+    fork: false,
+    archived: false,
+    disabled: false,
+    default_branch: repo.defaultBranch,
+    created_at: repo.createdAt,
+    updated_at: repo.createdAt,
+    pushed_at: repo.createdAt,
+    permissions: { admin: false, maintain: false, push: true, triage: true, pull: true },
+  };
+}
+
+export function refJson(ctx: Pick<RouteContext, 'api' | 'repo'>, ref: string, sha: string): Record<string, unknown> {
+  return {
+    ref,
+    node_id: nodeId('Ref', `${ctx.repo.fullName}:${ref}`),
+    url: `${repoApi(ctx)}/git/${ref}`,
+    object: { type: 'commit', sha, url: `${repoApi(ctx)}/git/commits/${sha}` },
+  };
+}
+
+/** A commit as the git data API (`/git/commits`) shows it. */
+export function gitCommitJson(ctx: Pick<RouteContext, 'api' | 'repo'>, sha: string): Record<string, unknown> {
+  const c = ctx.repo.store.commit(sha);
+  if (!c) throw new Error(`not a commit: ${sha}`);
+  return {
+    sha,
+    node_id: nodeId('Commit', sha),
+    url: `${repoApi(ctx)}/git/commits/${sha}`,
+    html_url: `${html(ctx.repo)}/commit/${sha}`,
+    author: c.author,
+    committer: c.committer,
+    tree: { sha: c.tree, url: `${repoApi(ctx)}/git/trees/${c.tree}` },
+    message: c.message,
+    parents: c.parents.map((p) => ({ sha: p, url: `${repoApi(ctx)}/git/commits/${p}`, html_url: `${html(ctx.repo)}/commit/${p}` })),
+    verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
+  };
+}
+
+/** A commit as the commits API (`/commits`, compare) shows it. */
+export function commitJson(ctx: Pick<RouteContext, 'api' | 'repo'>, sha: string): Record<string, unknown> {
+  const c = ctx.repo.store.commit(sha);
+  if (!c) throw new Error(`not a commit: ${sha}`);
+  return {
+    sha,
+    node_id: nodeId('Commit', sha),
+    commit: {
+      author: c.author,
+      committer: c.committer,
+      message: c.message,
+      tree: { sha: c.tree, url: `${repoApi(ctx)}/git/trees/${c.tree}` },
+      url: `${repoApi(ctx)}/git/commits/${sha}`,
+      comment_count: 0,
+      verification: { verified: false, reason: 'unsigned', signature: null, payload: null, verified_at: null },
+    },
+    url: `${repoApi(ctx)}/commits/${sha}`,
+    html_url: `${html(ctx.repo)}/commit/${sha}`,
+    author: null,
+    committer: null,
+    parents: c.parents.map((p) => ({ sha: p, url: `${repoApi(ctx)}/commits/${p}`, html_url: `${html(ctx.repo)}/commit/${p}` })),
+  };
+}
+
+/** Parses an `author`/`committer` body field, defaulting to the emulator's identity and now. */
+export function signature(value: unknown, fallback?: Signature): Signature {
+  const v = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const date = typeof v.date === 'string' && !Number.isNaN(Date.parse(v.date)) ? new Date(v.date).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
+  return {
+    name: typeof v.name === 'string' ? v.name : (fallback?.name ?? 'durasync-emulator'),
+    email: typeof v.email === 'string' ? v.email : (fallback?.email ?? 'emulator@durasync.invalid'),
+    date: date ?? fallback?.date ?? nowIso(),
+  };
+}
