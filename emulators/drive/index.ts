@@ -1,0 +1,5 @@
+export { startDriveEmulator } from './server';
+export type { DriveEmulator, DriveEmulatorOptions } from './server';
+export type { CallRecord, DriveInspect, DriveSeed } from './seed';
+export type { FaultSettings, Faults } from './faults';
+export type { FileResource } from './store';
