@@ -17,6 +17,7 @@ import { registerWorkflowCommands } from './commands/workflows';
 import { registerHistoryCommands } from './commands/history';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerBenchCommand } from './commands/bench';
+import { registerLinkCommands } from './commands/links';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -149,6 +150,7 @@ export function buildProgram(): Command {
   registerWorkflowCommands(program);
   registerHistoryCommands(program);
   registerScheduleCommands(program);
+  registerLinkCommands(program);
   registerBenchCommand(program);
 
   return program;

@@ -1,5 +1,6 @@
 import { UnexpectedResultError } from './errors';
-import type { Branch, BranchDelta, DeadLetter, FeatureFlag, JsonValue, StoredProviderToken, SyncJob, SyncJobStatus } from './types';
+import { CONFLICT_POLICIES, SYNC_DIRECTIONS } from './types';
+import type { Branch, BranchDelta, ConflictPolicy, DeadLetter, FeatureFlag, JsonValue, StoredProviderToken, SyncDirection, SyncJob, SyncJobStatus, SyncLink, SyncLinkStatus } from './types';
 
 /**
  * snake_case rows of the SQL functions -> camelCase store types, in one place for both adapters.
@@ -11,6 +12,32 @@ import type { Branch, BranchDelta, DeadLetter, FeatureFlag, JsonValue, StoredPro
 export type Row = Record<string, unknown>;
 
 const SYNC_JOB_STATUSES: readonly SyncJobStatus[] = ['queued', 'running', 'succeeded', 'failed'];
+
+export function toSyncLink(row: Row, fn: string): SyncLink {
+  const r = reader(row, fn);
+  const direction = r.string('direction');
+  if (!(SYNC_DIRECTIONS as readonly string[]).includes(direction)) r.fail('direction', direction);
+  const policy = r.string('conflict_policy');
+  if (!(CONFLICT_POLICIES as readonly string[]).includes(policy)) r.fail('conflict_policy', policy);
+  return {
+    id: r.string('id'),
+    driveFolderId: r.string('drive_folder_id'),
+    githubRepo: r.string('github_repo'),
+    githubBranch: r.string('github_branch'),
+    githubPath: r.string('github_path'),
+    direction: direction as SyncDirection,
+    userId: r.string('user_id'),
+    conflictPolicy: policy as ConflictPolicy,
+    status: r.string('status') as SyncLinkStatus,
+    statusReason: r.stringOrNull('status_reason'),
+    enabled: r.bool('enabled'),
+    driveCursor: r.stringOrNull('drive_cursor'),
+    githubCursor: r.stringOrNull('github_cursor'),
+    lastSyncedAt: r.dateOrNull('last_synced_at'),
+    createdAt: r.date('created_at'),
+    updatedAt: r.date('updated_at'),
+  };
+}
 
 export function toProviderToken(row: Row, fn: string): StoredProviderToken {
   const r = reader(row, fn);

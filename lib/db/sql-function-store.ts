@@ -1,5 +1,5 @@
 import { UnexpectedResultError } from './errors';
-import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toSyncJob } from './rows';
+import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toSyncJob, toSyncLink } from './rows';
 import type { Row } from './rows';
 import type {
   Branch,
@@ -9,6 +9,7 @@ import type {
   CompleteSyncJobInput,
   CreateBranchInput,
   CreateBranchResult,
+  CreateSyncLinkInput,
   DeadLetter,
   EnqueueSyncJobInput,
   EnqueueSyncJobResult,
@@ -20,6 +21,7 @@ import type {
   SetFeatureFlagInput,
   StoredProviderToken,
   SyncJob,
+  SyncLink,
 } from './types';
 
 /** A json/jsonb argument: pg needs it serialised, PostgREST takes it as is. */
@@ -151,6 +153,34 @@ export abstract class SqlFunctionStore {
       fn,
     );
     return { delta: toBranchDelta(row, fn), created: createdFlag(row, fn), headSeq: intColumn(row, fn, 'head_seq') };
+  }
+
+  async createSyncLink(input: CreateSyncLinkInput): Promise<{ link: SyncLink; created: boolean }> {
+    const fn = 'create_sync_link';
+    const row = onlyRow(
+      await this.callRows(fn, {
+        p_drive_folder_id: input.driveFolderId,
+        p_github_repo: input.githubRepo,
+        p_user_id: input.userId,
+        p_github_branch: input.githubBranch,
+        p_github_path: input.githubPath,
+        p_direction: input.direction,
+        p_conflict_policy: input.conflictPolicy,
+      }),
+      fn,
+    );
+    return { link: toSyncLink(row, fn), created: createdFlag(row, fn) };
+  }
+
+  async getSyncLink(id: string): Promise<SyncLink | null> {
+    const fn = 'get_sync_link';
+    const [row] = await this.callRows(fn, { p_id: id });
+    return row ? toSyncLink(row, fn) : null;
+  }
+
+  async listSyncLinks(): Promise<SyncLink[]> {
+    const fn = 'list_sync_links';
+    return (await this.callRows(fn, {})).map((row) => toSyncLink(row, fn));
   }
 
   async putProviderToken(token: SealedProviderToken): Promise<StoredProviderToken> {

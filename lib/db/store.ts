@@ -10,6 +10,7 @@ import type {
   CompleteSyncJobInput,
   CreateBranchInput,
   CreateBranchResult,
+  CreateSyncLinkInput,
   DeadLetter,
   EnqueueSyncJobInput,
   EnqueueSyncJobResult,
@@ -20,6 +21,7 @@ import type {
   SetFeatureFlagInput,
   StoredProviderToken,
   SyncJob,
+  SyncLink,
 } from './types';
 
 export type * from './types';
@@ -107,6 +109,15 @@ export interface Store {
    * updates the error, counts an occurrence and clears resolvedAt.
    */
   recordDeadLetter(input: RecordDeadLetterInput): Promise<DeadLetter>;
+
+  /** Creates a sync link, or returns the one with the same folder, repository, branch and path (`created: false`). */
+  createSyncLink(input: CreateSyncLinkInput): Promise<{ link: SyncLink; created: boolean }>;
+
+  /** A sync link by id, or null. */
+  getSyncLink(id: string): Promise<SyncLink | null>;
+
+  /** Every sync link, oldest first. */
+  listSyncLinks(): Promise<SyncLink[]>;
 
   /**
    * Stores a provider token (sealed by lib/tokens/seal.ts), replacing the one of the same provider

@@ -200,3 +200,48 @@ export interface SealedProviderToken {
 export interface StoredProviderToken extends SealedProviderToken {
   updatedAt: Date;
 }
+
+export const SYNC_DIRECTIONS = ['drive_to_github', 'github_to_drive', 'both'] as const;
+export type SyncDirection = (typeof SYNC_DIRECTIONS)[number];
+export const CONFLICT_POLICIES = ['keep-both', 'drive-wins', 'github-wins'] as const;
+export type ConflictPolicy = (typeof CONFLICT_POLICIES)[number];
+export type SyncLinkStatus = 'active' | 'needs_reauth' | 'paused';
+
+/** A Drive folder tied to a path of a GitHub repository branch. */
+export interface SyncLink {
+  id: string;
+  driveFolderId: string;
+  /** `owner/name`. */
+  githubRepo: string;
+  githubBranch: string;
+  /** Folder inside the repository; '' is the root. */
+  githubPath: string;
+  direction: SyncDirection;
+  /** The durasync user whose provider tokens the link syncs with. */
+  userId: string;
+  conflictPolicy: ConflictPolicy;
+  status: SyncLinkStatus;
+  statusReason: string | null;
+  enabled: boolean;
+  /** Drive changes page token of the last sync. */
+  driveCursor: string | null;
+  /** Last GitHub commit synced. */
+  githubCursor: string | null;
+  lastSyncedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CreateSyncLinkInput {
+  driveFolderId: string;
+  githubRepo: string;
+  userId: string;
+  /** Default: `main`. */
+  githubBranch?: string;
+  /** Default: '' (the repository root). */
+  githubPath?: string;
+  /** Default: `both`. */
+  direction?: SyncDirection;
+  /** Default: `keep-both`. */
+  conflictPolicy?: ConflictPolicy;
+}

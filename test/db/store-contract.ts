@@ -263,5 +263,19 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(got?.accessToken.toString()).toBe('new-access');
       expect(await store.getProviderToken('github', account)).toBeNull();
     });
+
+    it('creates sync links once per folder, repository, branch and path, and lists and gets them', async () => {
+      const folder = `folder-${uid()}`;
+      const first = await store.createSyncLink({ driveFolderId: folder, githubRepo: 'acme/notes', userId: 'u1', githubPath: 'docs' });
+      expect(first).toMatchObject({
+        created: true,
+        link: { driveFolderId: folder, githubRepo: 'acme/notes', githubBranch: 'main', githubPath: 'docs', direction: 'both', conflictPolicy: 'keep-both', status: 'active', userId: 'u1', driveCursor: null, githubCursor: null },
+      });
+      const again = await store.createSyncLink({ driveFolderId: folder, githubRepo: 'acme/notes', userId: 'u2', githubPath: 'docs', direction: 'drive_to_github' });
+      expect(again).toMatchObject({ created: false, link: { id: first.link.id, userId: 'u1', direction: 'both' } });
+      expect((await store.getSyncLink(first.link.id))?.githubPath).toBe('docs');
+      expect(await store.getSyncLink('00000000-0000-0000-0000-000000000000')).toBeNull();
+      expect((await store.listSyncLinks()).map((l) => l.id)).toContain(first.link.id);
+    });
   });
 }

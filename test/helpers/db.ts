@@ -58,12 +58,14 @@ export async function prepareTemplateDatabase(): Promise<void> {
   await withAdmin(async (admin) => {
     await admin.query('select pg_advisory_lock($1::bigint)', [TEMPLATE_LOCK_KEY]);
     try {
-      const { rows } = await admin.query<{ datname: string; datistemplate: boolean }>(
-        `select datname, datistemplate from pg_database where datname like 'durasync\\_%'`,
+      const { rows } = await admin.query<{ datname: string; datistemplate: boolean; note: string | null }>(
+        `select datname, datistemplate, shobj_description(oid, 'pg_database') as note from pg_database where datname like 'durasync\\_%'`,
       );
       const current = rows.find((row) => row.datname === template);
       for (const row of rows) {
-        if (row.datname.startsWith(TEMPLATE_PREFIX) && row.datname !== template) await dropDatabase(admin, row.datname);
+        // Another run on this server (another checkout, CI beside a developer) may still clone a
+        // template of other migrations: only templates unused for an hour are dropped.
+        if (row.datname.startsWith(TEMPLATE_PREFIX) && row.datname !== template && isStaleTemplate(row.note)) await dropDatabase(admin, row.datname);
         if (row.datname.startsWith(TEST_DATABASE_PREFIX) && isStale(row.datname)) await dropDatabase(admin, row.datname);
       }
       if (!current?.datistemplate) {
@@ -73,6 +75,7 @@ export async function prepareTemplateDatabase(): Promise<void> {
         await migrate(databaseUrl(template));
         await admin.query(`alter database ${quote(template)} with is_template true allow_connections false`);
       }
+      await admin.query(`comment on database ${quote(template)} is 'durasync test template, last used ${Date.now()}'`);
     } finally {
       await admin.query('select pg_advisory_unlock($1::bigint)', [TEMPLATE_LOCK_KEY]);
     }
@@ -94,6 +97,12 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
     url: databaseUrl(name),
     drop: () => (dropped ??= withAdmin((admin) => dropDatabase(admin, name))),
   };
+}
+
+/** A template whose last use (recorded in its comment) is more than an hour ago, or unknown. */
+function isStaleTemplate(note: string | null): boolean {
+  const lastUsed = Number(/last used (\d+)/.exec(note ?? '')?.[1] ?? 0);
+  return Date.now() - lastUsed > 3_600_000;
 }
 
 async function withAdmin<T>(work: (admin: Client) => Promise<T>): Promise<T> {
