@@ -30,7 +30,7 @@ describe('durasync links', () => {
     const list = await runDurasync(['links', 'list'], env);
     expect(list.output).toContain(`${body.link.id}  drive:${folder} <-> github:acme/notes@main/docs`);
     const show = await runDurasync(['--json', 'links', 'show', body.link.id], env);
-    expect(JSON.parse(show.output.slice(show.output.indexOf('{'))).link.id).toBe(body.link.id);
+    expect((JSON.parse(show.output.slice(show.output.indexOf('{'))) as { link: { id: string } }).link.id).toBe(body.link.id);
   });
 
   it('exits 3 for an unknown link and 2 for bad values, naming them', async () => {
