@@ -40,18 +40,19 @@ language sql stable as $$
    where t.provider = p_provider and t.account_id = p_account_id
 $$;
 
--- On Supabase, as in 0003: the service role only.
-do $$
+-- On Supabase, as 0003 does for the first functions: the named functions are for the service role
+-- only. Later migrations call this for the functions they add.
+create or replace function durasync_restrict_to_service_role(p_names text[]) returns void
+language plpgsql volatile as $$
 declare
   v_fn regprocedure;
 begin
   if not exists (select 1 from pg_roles where rolname = 'anon') then
-    return;
+    return; -- plain PostgreSQL or PGlite: nothing to restrict
   end if;
   for v_fn in
     select p.oid::regprocedure from pg_proc p
-     where p.pronamespace = current_schema()::regnamespace
-       and p.proname = any (array['put_provider_token', 'get_provider_token'])
+     where p.pronamespace = current_schema()::regnamespace and p.proname = any (p_names)
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', v_fn);
     if exists (select 1 from pg_roles where rolname = 'service_role') then
@@ -60,3 +61,5 @@ begin
   end loop;
 end
 $$;
+
+select durasync_restrict_to_service_role(array['put_provider_token', 'get_provider_token', 'durasync_restrict_to_service_role']);

@@ -62,22 +62,4 @@ language sql volatile as $$
   update sync_links set status = p_status, status_reason = p_reason where id = p_id returning *
 $$;
 
-do $$
-declare
-  v_fn regprocedure;
-begin
-  if not exists (select 1 from pg_roles where rolname = 'anon') then
-    return;
-  end if;
-  for v_fn in
-    select p.oid::regprocedure from pg_proc p
-     where p.pronamespace = current_schema()::regnamespace
-       and p.proname = any (array['create_sync_link', 'get_sync_link', 'list_sync_links', 'set_sync_link_status'])
-  loop
-    execute format('revoke execute on function %s from public, anon, authenticated', v_fn);
-    if exists (select 1 from pg_roles where rolname = 'service_role') then
-      execute format('grant execute on function %s to service_role', v_fn);
-    end if;
-  end loop;
-end
-$$;
+select durasync_restrict_to_service_role(array['create_sync_link', 'get_sync_link', 'list_sync_links', 'set_sync_link_status']);
