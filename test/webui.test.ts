@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -22,10 +23,12 @@ import { testWorkflowBundle } from './helpers/temporal';
  * readably: filtered by a durasync search attribute, with their summary, details and current
  * details, and DurasyncStatus. A private dev server with its UI, a real `sync` worker as
  * `durasync worker` builds it, two canaries (one completed, one held running), and headless
- * Chromium. The screenshots in docs/screenshots/ (shown in the README) are rewritten by each run.
+ * Chromium. It takes the screenshots the README shows: into docs/screenshots/ when
+ * DURASYNC_UPDATE_SCREENSHOTS=1 (CI does), otherwise into a temporary folder, so that a local
+ * `npm test` leaves the working tree as it was.
  */
 
-const SCREENSHOTS = path.resolve(__dirname, '..', 'docs', 'screenshots');
+const SCREENSHOTS = process.env.DURASYNC_UPDATE_SCREENSHOTS === '1' ? path.resolve(__dirname, '..', 'docs', 'screenshots') : path.join(os.tmpdir(), 'durasync-webui-screenshots');
 const TASK_QUEUE = 'ui-sync';
 const CANARY_QUERY = 'DurasyncKind = "canary"';
 
