@@ -1,6 +1,6 @@
 import { UnexpectedResultError } from './errors';
 import { CONFLICT_POLICIES, SYNC_DIRECTIONS } from './types';
-import type { Branch, BranchDelta, ConflictPolicy, DeadLetter, FeatureFlag, JsonValue, StoredProviderToken, SyncDirection, SyncJob, SyncJobStatus, SyncLink, SyncLinkStatus } from './types';
+import type { Branch, BranchDelta, ConflictPolicy, DeadLetter, FeatureFlag, JsonValue, StoredProviderToken, SyncDirection, SyncFile, SyncJob, SyncJobStatus, SyncLink, SyncLinkStatus } from './types';
 
 /**
  * snake_case rows of the SQL functions -> camelCase store types, in one place for both adapters.
@@ -12,6 +12,21 @@ import type { Branch, BranchDelta, ConflictPolicy, DeadLetter, FeatureFlag, Json
 export type Row = Record<string, unknown>;
 
 const SYNC_JOB_STATUSES: readonly SyncJobStatus[] = ['queued', 'running', 'succeeded', 'failed'];
+
+export function toSyncFile(row: Row, fn: string): SyncFile {
+  const r = reader(row, fn);
+  return {
+    linkId: r.string('link_id'),
+    githubPath: r.string('github_path'),
+    driveFileId: r.stringOrNull('drive_file_id'),
+    driveRevision: r.stringOrNull('drive_revision'),
+    driveMd5: r.stringOrNull('drive_md5'),
+    githubSha: r.stringOrNull('github_sha'),
+    contentHash: r.stringOrNull('content_hash'),
+    deleted: r.bool('deleted'),
+    syncedAt: r.dateOrNull('synced_at'),
+  };
+}
 
 export function toSyncLink(row: Row, fn: string): SyncLink {
   const r = reader(row, fn);

@@ -1,5 +1,5 @@
 import { UnexpectedResultError } from './errors';
-import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toSyncJob, toSyncLink } from './rows';
+import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toSyncFile, toSyncJob, toSyncLink } from './rows';
 import type { Row } from './rows';
 import type {
   Branch,
@@ -20,6 +20,8 @@ import type {
   SealedProviderToken,
   SetFeatureFlagInput,
   StoredProviderToken,
+  SyncFile,
+  SyncFileInput,
   SyncJob,
   SyncLink,
 } from './types';
@@ -181,6 +183,33 @@ export abstract class SqlFunctionStore {
   async listSyncLinks(): Promise<SyncLink[]> {
     const fn = 'list_sync_links';
     return (await this.callRows(fn, {})).map((row) => toSyncLink(row, fn));
+  }
+
+  async upsertSyncFiles(linkId: string, files: SyncFileInput[]): Promise<number> {
+    const fn = 'upsert_sync_files';
+    const entries = files.map((f) => ({
+      github_path: f.githubPath,
+      drive_file_id: f.driveFileId ?? null,
+      drive_revision: f.driveRevision ?? null,
+      drive_md5: f.driveMd5 ?? null,
+      github_sha: f.githubSha ?? null,
+      content_hash: f.contentHash ?? null,
+      deleted: f.deleted ?? false,
+    }));
+    const written = Number(await this.callScalar(fn, { p_link_id: linkId, p_files: new JsonArg(entries) }));
+    if (!Number.isInteger(written)) throw new UnexpectedResultError(`${fn} returned a non-integer`, undefined);
+    return written;
+  }
+
+  async listSyncFiles(linkId: string): Promise<SyncFile[]> {
+    const fn = 'list_sync_files';
+    return (await this.callRows(fn, { p_link_id: linkId })).map((row) => toSyncFile(row, fn));
+  }
+
+  async setSyncLinkCursors(input: { id: string; driveCursor?: string; githubCursor?: string }): Promise<SyncLink> {
+    const fn = 'set_sync_link_cursors';
+    const rows = await this.callRows(fn, { p_id: input.id, p_drive_cursor: input.driveCursor, p_github_cursor: input.githubCursor });
+    return toSyncLink(onlyRow(rows, fn), fn);
   }
 
   async putProviderToken(token: SealedProviderToken): Promise<StoredProviderToken> {

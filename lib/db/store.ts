@@ -20,6 +20,8 @@ import type {
   SealedProviderToken,
   SetFeatureFlagInput,
   StoredProviderToken,
+  SyncFile,
+  SyncFileInput,
   SyncJob,
   SyncLink,
 } from './types';
@@ -118,6 +120,18 @@ export interface Store {
 
   /** Every sync link, oldest first. */
   listSyncLinks(): Promise<SyncLink[]>;
+
+  /**
+   * Upserts file map entries of a link by path, in one call; a Drive file seen at a new path moves
+   * its entry there (the old path is marked deleted). Returns how many entries were written.
+   */
+  upsertSyncFiles(linkId: string, files: SyncFileInput[]): Promise<number>;
+
+  /** The file map of a link, by path (deleted entries included). */
+  listSyncFiles(linkId: string): Promise<SyncFile[]>;
+
+  /** Records the link's sync position (Drive page token, last GitHub commit) and the time; absent values are kept. */
+  setSyncLinkCursors(input: { id: string; driveCursor?: string; githubCursor?: string }): Promise<SyncLink>;
 
   /**
    * Stores a provider token (sealed by lib/tokens/seal.ts), replacing the one of the same provider

@@ -245,3 +245,19 @@ export interface CreateSyncLinkInput {
   /** Default: `keep-both`. */
   conflictPolicy?: ConflictPolicy;
 }
+
+/** One entry of a link's file map: a path in the repository and the Drive file it syncs with. */
+export interface SyncFile {
+  linkId: string;
+  githubPath: string;
+  driveFileId: string | null;
+  driveRevision: string | null;
+  driveMd5: string | null;
+  githubSha: string | null;
+  /** sha256 of the content last synced. */
+  contentHash: string | null;
+  deleted: boolean;
+  syncedAt: Date | null;
+}
+
+export type SyncFileInput = Omit<Partial<SyncFile>, 'linkId' | 'syncedAt'> & { githubPath: string };

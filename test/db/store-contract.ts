@@ -277,5 +277,25 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(await store.getSyncLink('00000000-0000-0000-0000-000000000000')).toBeNull();
       expect((await store.listSyncLinks()).map((l) => l.id)).toContain(first.link.id);
     });
+
+    it('keeps a link\'s file map by path, moves an entry when its Drive file is renamed, and records the sync position', async () => {
+      const { link } = await store.createSyncLink({ driveFolderId: `folder-${uid()}`, githubRepo: 'acme/notes', userId: 'u1' });
+      expect(await store.upsertSyncFiles(link.id, [
+        { githubPath: 'a.md', driveFileId: 'd1', driveMd5: 'm1', githubSha: 's1', contentHash: 'h1' },
+        { githubPath: 'b.md', driveFileId: 'd2' },
+      ])).toBe(2);
+      // d1 renamed to c.md: the entry moves, a.md stays as a deleted record.
+      await store.upsertSyncFiles(link.id, [{ githubPath: 'c.md', driveFileId: 'd1', driveMd5: 'm1', githubSha: 's1', contentHash: 'h1' }]);
+      const files = await store.listSyncFiles(link.id);
+      expect(files.map((f) => [f.githubPath, f.driveFileId, f.deleted])).toEqual([
+        ['a.md', null, true],
+        ['b.md', 'd2', false],
+        ['c.md', 'd1', false],
+      ]);
+      const moved = await store.setSyncLinkCursors({ id: link.id, driveCursor: '42', githubCursor: 'abc123' });
+      expect(moved).toMatchObject({ driveCursor: '42', githubCursor: 'abc123' });
+      expect(moved.lastSyncedAt).toBeInstanceOf(Date);
+      expect(await store.setSyncLinkCursors({ id: link.id, githubCursor: 'def456' })).toMatchObject({ driveCursor: '42', githubCursor: 'def456' });
+    });
   });
 }
