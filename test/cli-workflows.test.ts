@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { findTemporalBinary } from '../lib/tools';
 import { createDurasyncClient, type DurasyncClient } from '../client';
-import { spawnDurasync } from './helpers/process';
+import { runDurasyncSplit } from './helpers/process';
 import { uniqueWorkflowId } from './helpers/temporal';
 import { startTestWorker, type TestWorker } from './helpers/worker';
 
@@ -31,15 +31,7 @@ describe('durasync workflow commands', () => {
 
   /** Runs `durasync <args>` with the suite's prefix, stdout and stderr apart. */
   async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
-    const spawned = spawnDurasync(args, { DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_LOG_LEVEL: 'warn', DURASYNC_WORKFLOW_BUNDLE: process.env.DURASYNC_TEST_WORKFLOW_BUNDLE!, ...extraEnv });
-    let stdout = '';
-    let stderr = '';
-    spawned.child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    spawned.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const closed = new Promise((resolve) => spawned.child.once('close', resolve));
-    const code = await spawned.exited;
-    await closed;
-    return { code, stdout, stderr };
+    return runDurasyncSplit(args, { DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_LOG_LEVEL: 'warn', DURASYNC_WORKFLOW_BUNDLE: process.env.DURASYNC_TEST_WORKFLOW_BUNDLE!, ...extraEnv });
   }
 
   /** The one JSON document a --json command printed. */

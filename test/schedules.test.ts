@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createDurasyncClient, ScheduleAlreadyExistsError, ScheduleNotFoundError, type DurasyncClient } from '../client';
-import { spawnDurasync } from './helpers/process';
+import { runDurasyncSplit } from './helpers/process';
 import { startTestWorker, type TestWorker } from './helpers/worker';
 
 /**
@@ -37,15 +37,7 @@ describe('schedules', () => {
   };
 
   async function cli(args: string[]): Promise<CliResult> {
-    const spawned = spawnDurasync(args, { DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_LOG_LEVEL: 'warn' });
-    let stdout = '';
-    let stderr = '';
-    spawned.child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    spawned.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const closed = new Promise((resolve) => spawned.child.once('close', resolve));
-    const code = await spawned.exited;
-    await closed;
-    return { code, stdout, stderr };
+    return runDurasyncSplit(args, { DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_LOG_LEVEL: 'warn' });
   }
 
   beforeAll(async () => {

@@ -69,3 +69,19 @@ export async function waitForHttp(url: string, timeoutMs: number, status = 200, 
   }
   throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
 }
+
+/** Runs `durasync <args>` to completion, with stdout and stderr apart (for `--json` output). */
+export async function runDurasyncSplit(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const spawned = spawnDurasync(args, env);
+  let stdout = '';
+  let stderr = '';
+  spawned.child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  spawned.child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise((resolve) => spawned.child.once('close', resolve));
+  const code = await spawned.exited;
+  await closed;
+  return { code, stdout, stderr };
+}
