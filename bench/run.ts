@@ -5,7 +5,10 @@
  * - `canary` (default): canary throughput and latency against one in-process worker
  *   -> bench/results/latest.json;
  * - `workers`: idle memory of `durasync worker` processes (1 queue, 3 queues, an isolated-mode
- *   child) and canary throughput with 1, 2 and 4 worker processes -> bench/results/workers.json.
+ *   child) and canary throughput with 1, 2 and 4 worker processes -> bench/results/workers.json;
+ * - `sync`: syncLink runs against the Drive and GitHub emulators (initial and incremental, both
+ *   ways), files/s and provider calls per file -> bench/results/sync.json. Flags: `--files N`,
+ *   `--changed N`, `--latency-ms N`.
  *
  * `--json` prints exactly one JSON object (the report) as the last line of stdout; progress always
  * goes to stderr. Knobs are environment variables (BENCH_WORKFLOWS, BENCH_CONCURRENCY, BENCH_RUNS,
@@ -14,7 +17,14 @@
 import path from 'node:path';
 import type { ScenarioOptions } from './lib';
 
-const SCENARIOS: Record<string, { about: string; run: (options: ScenarioOptions) => Promise<void> }> = {
+interface Scenario {
+  about: string;
+  /** Value flags the scenario takes (`--name N` or `--name=N`), without the dashes. */
+  flags?: readonly string[];
+  run: (options: ScenarioOptions, flags: Record<string, string>) => Promise<void>;
+}
+
+const SCENARIOS: Record<string, Scenario> = {
   canary: {
     about: 'canary throughput and latency against one in-process worker (bench/results/latest.json)',
     run: async (options) => (await import('./scenarios/canary')).runCanary(options),
@@ -23,30 +33,53 @@ const SCENARIOS: Record<string, { about: string; run: (options: ScenarioOptions)
     about: 'idle RSS of worker processes and throughput with 1, 2 and 4 of them (bench/results/workers.json)',
     run: async (options) => (await import('./scenarios/workers')).runWorkers(options),
   },
+  sync: {
+    about: 'syncLink against the Drive/GitHub emulators: files/s, API calls per file (bench/results/sync.json)',
+    flags: ['files', 'changed', 'latency-ms'],
+    run: async (options, flags) => (await import('./scenarios/sync')).runSync(options, flags),
+  },
 };
 
-const USAGE = `usage: bench/run.ts [scenario] [--json]\n${Object.entries(SCENARIOS)
+const USAGE = `usage: bench/run.ts [scenario] [--json] [scenario flags]\n${Object.entries(SCENARIOS)
   .map(([name, { about }]) => `  ${name.padEnd(8)} ${about}`)
-  .join('\n')}\n  --json   print the report as one JSON object on the last line of stdout\n`;
+  .join('\n')}\n  --json   print the report as one JSON object on the last line of stdout\n  sync: --files N (1000), --changed N (100), --latency-ms N (30)\n`;
 
 async function main(argv: string[]): Promise<number> {
-  const flags = argv.filter((a) => a.startsWith('-'));
-  const positional = argv.filter((a) => !a.startsWith('-'));
-  if (flags.includes('--help') || flags.includes('-h')) {
+  if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
   }
-  const unknownFlag = flags.find((f) => f !== '--json');
-  const name = positional[0] ?? 'canary';
+  // The scenario is the first word that is neither a flag nor a flag's value.
+  const name = argv.find((a, i) => !a.startsWith('-') && !(i > 0 && /^--[\w-]+$/.test(argv[i - 1]!) && argv[i - 1] !== '--json')) ?? 'canary';
   const scenario = SCENARIOS[name];
-  if (unknownFlag || !scenario || positional.length > 1) {
-    process.stderr.write(`bench: ${unknownFlag ? `unknown option ${unknownFlag}` : !scenario ? `unknown scenario "${name}"` : 'one scenario at a time'}\n${USAGE}`);
+  let json = false;
+  let error: string | undefined;
+  const values: Record<string, string> = {};
+  let seenName = false;
+  for (let i = 0; i < argv.length && !error; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') json = true;
+    else if (arg.startsWith('--') && scenario?.flags?.includes(arg.slice(2).split('=')[0]!)) {
+      const [flag, inline] = arg.slice(2).split(/=(.*)/s) as [string, string | undefined];
+      const value = inline ?? argv[++i];
+      if (value === undefined || value.startsWith('-')) error = `option --${flag} needs a value`;
+      else values[flag] = value;
+    } else if (arg.startsWith('-')) error = `unknown option ${arg}`;
+    else if (!seenName) seenName = true;
+    else error = 'one scenario at a time';
+  }
+  if (!scenario) error ??= `unknown scenario "${name}"`;
+  if (error || !scenario) {
+    process.stderr.write(`bench: ${error}\n${USAGE}`);
     return 2;
   }
-  await scenario.run({
-    json: flags.includes('--json'),
-    resultsDir: path.resolve(process.env.BENCH_RESULTS_DIR || path.join(__dirname, 'results')),
-  });
+  await scenario.run(
+    {
+      json,
+      resultsDir: path.resolve(process.env.BENCH_RESULTS_DIR || path.join(__dirname, 'results')),
+    },
+    values,
+  );
   return 0;
 }
 

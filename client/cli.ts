@@ -18,6 +18,7 @@ import { registerHistoryCommands } from './commands/history';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerBenchCommand } from './commands/bench';
 import { registerLinkCommands } from './commands/links';
+import { registerSyncCommands } from './commands/sync';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -151,6 +152,7 @@ export function buildProgram(): Command {
   registerHistoryCommands(program);
   registerScheduleCommands(program);
   registerLinkCommands(program);
+  registerSyncCommands(program);
   registerBenchCommand(program);
 
   return program;

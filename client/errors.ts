@@ -72,6 +72,39 @@ export class ScheduleAlreadyExistsError extends Error {
   }
 }
 
+/** A sync of a link was asked for while a run of that link (workflow `sync:<linkId>`) is in progress. */
+export class SyncAlreadyRunningError extends Error {
+  override readonly name = 'SyncAlreadyRunningError';
+  /** The link that is syncing. */
+  readonly linkId: string;
+  /** `sync:<linkId>`. */
+  readonly workflowId: string;
+  /** The run in progress. */
+  readonly runId: string;
+
+  constructor(linkId: string, runId: string, options?: { cause?: unknown }) {
+    super(`link ${linkId} is already syncing (run ${runId})`, options);
+    this.linkId = linkId;
+    this.workflowId = `sync:${linkId}`;
+    this.runId = runId;
+  }
+}
+
+/** A sync run of the link was to be signalled (cancel) but none is in progress. */
+export class SyncNotRunningError extends Error {
+  override readonly name = 'SyncNotRunningError';
+  /** The link asked for. */
+  readonly linkId: string;
+  /** `sync:<linkId>`. */
+  readonly workflowId: string;
+
+  constructor(linkId: string, options?: { cause?: unknown }) {
+    super(`link ${linkId} is not syncing (no run of sync:${linkId} in progress)`, options);
+    this.linkId = linkId;
+    this.workflowId = `sync:${linkId}`;
+  }
+}
+
 /** How a workflow that did not complete ended. */
 export type WorkflowFailureStatus = 'FAILED' | 'CANCELLED' | 'TERMINATED' | 'TIMED_OUT';
 
@@ -130,7 +163,9 @@ export type DurasyncClientError =
   | WorkflowAlreadyRunningError
   | DurasyncWorkflowFailedError
   | ScheduleNotFoundError
-  | ScheduleAlreadyExistsError;
+  | ScheduleAlreadyExistsError
+  | SyncAlreadyRunningError
+  | SyncNotRunningError;
 
 function statusOf(cause: Error | undefined): WorkflowFailureStatus {
   if (cause instanceof TerminatedFailure) return 'TERMINATED';

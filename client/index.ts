@@ -11,6 +11,7 @@ import { DURASYNC_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { startCanary } from './canary';
 import { toDurasyncError, WorkflowNotFoundError } from './errors';
 import { schedulesApi, type SchedulesApi } from './schedules';
+import { syncApi, type SyncApi } from './sync';
 
 /**
  * The durasync client SDK, the package's root export: `createDurasyncClient()` connects to the
@@ -31,6 +32,8 @@ export type { CanaryResult } from '../workflows/canary';
 export type { QueueName } from '../lib/queues';
 export type { CreateScheduleOptions, ScheduleAction, ScheduleInfo, ScheduleOverlap, SchedulesApi, ScheduleSummaryInfo } from './schedules';
 export { SCHEDULE_OVERLAP_POLICIES } from './schedules';
+export type { ScheduledSyncResult, SyncApi, SyncDirection, SyncRunHandle, SyncRunResult, SyncScheduleOptions, SyncStartOptions } from './sync';
+export { syncWorkflowId } from './sync';
 
 /** gRPC status NOT_FOUND: what the history call answers for an unknown workflow. */
 const GRPC_NOT_FOUND = 5;
@@ -137,6 +140,8 @@ export interface DurasyncClient {
   readonly workflows: WorkflowsApi;
   readonly canary: CanaryApi;
   readonly schedules: SchedulesApi;
+  /** Sync runs of links: start, run, progress, cancel, result, schedule (client/sync.ts). */
+  readonly sync: SyncApi;
   /** The configuration it was created with. */
   readonly config: DurasyncConfig;
   /** The underlying Temporal client, for what the namespaces do not cover. */
@@ -157,6 +162,7 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
     ({ client, connection: owned } = await connectClient({ ...config, temporal: { ...config.temporal, namespace } }));
   }
   const workflows = workflowsApi(client, config);
+  const schedules = schedulesApi(client, config);
   return {
     workflows,
     canary: {
@@ -170,7 +176,8 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
         }
       },
     },
-    schedules: schedulesApi(client, config),
+    schedules,
+    sync: syncApi(client, config, schedules),
     config,
     temporal: client,
     async close() {

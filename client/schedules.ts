@@ -1,4 +1,5 @@
 import { isGrpcServiceError, type Client, type ScheduleDescription as SdkScheduleDescription, type ScheduleExecutionResult, type ScheduleHandle, type ScheduleSummary } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import type { DurasyncConfig } from '../lib/config';
 import { parseDuration } from '../lib/duration';
 import { isQueueName, QUEUES, taskQueueName, type QueueName } from '../lib/queues';
@@ -39,6 +40,8 @@ export interface CreateScheduleOptions {
   paused?: boolean;
   /** A note on the schedule's state (shown by describe and the Web UI). */
   note?: string;
+  /** Search attributes of the workflows it starts (workflows/search-attributes.ts), e.g. DurasyncKind. Default: none. */
+  typedSearchAttributes?: SearchAttributePair[];
 }
 
 /** A workflow a schedule started. */
@@ -187,7 +190,7 @@ export function schedulesApi(client: Client, config: DurasyncConfig): SchedulesA
   }
 
   return {
-    async create({ scheduleId, workflowType, args = [], queue, every, cron, overlap = 'SKIP', paused = false, note }) {
+    async create({ scheduleId, workflowType, args = [], queue, every, cron, overlap = 'SKIP', paused = false, note, typedSearchAttributes }) {
       if (!isQueueName(queue)) throw new TypeError(`unknown queue "${String(queue)}": expected one of ${QUEUES.join(', ')}`);
       if ((every === undefined) === (cron === undefined)) throw new TypeError('a schedule needs exactly one of every and cron');
       const intervalMs = every === undefined ? undefined : parseEvery(every);
@@ -208,6 +211,7 @@ export function schedulesApi(client: Client, config: DurasyncConfig): SchedulesA
             workflowId: `${workflowType}:${scheduleId}`,
             staticSummary: `${workflowType} on ${taskQueue} (schedule ${scheduleId})`,
             staticDetails: `Started by the durasync schedule ${scheduleId}, ${spec}.`,
+            ...(typedSearchAttributes?.length ? { typedSearchAttributes } : {}),
           },
           policies: { overlap },
           state: { paused, ...(note ? { note } : {}) },

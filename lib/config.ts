@@ -4,7 +4,7 @@ import type { ConnectionOptions } from '@temporalio/client';
 import { ConfigError } from './errors';
 import { parseDuration } from './duration';
 import { PROJECT_ROOT } from './paths';
-import { QUEUES, isQueueName, type QueueName } from './queues';
+import { API_QUEUES, QUEUES, isApiQueueName, isQueueName, type ApiQueueName, type QueueName } from './queues';
 import type { LogLevel } from './logger';
 import { buildInfo } from './build-info';
 import { parseEncryptionKeys, type EncryptionKey } from './codec';
@@ -77,10 +77,11 @@ export interface DurasyncConfig {
      */
     tuner?: { targetMemoryUsage: number; targetCpuUsage: number };
     /**
-     * DURASYNC_QUEUE_RATES, e.g. `sync=5,ingestion=2`: activities per second for a whole task queue,
-     * enforced by the server across all its workers (maxTaskQueueActivitiesPerSecond). Default: none.
+     * DURASYNC_QUEUE_RATES, e.g. `sync=5,github-api=10`: activities per second for a whole task queue,
+     * enforced by the server across all its workers (maxTaskQueueActivitiesPerSecond). Default: none,
+     * except `github-api=20,drive-api=20` for the provider queues.
      */
-    rates: Partial<Record<QueueName, number>>;
+    rates: Partial<Record<QueueName | ApiQueueName, number>>;
     /** Worker Versioning (Temporal worker deployments). */
     versioning: {
       /** DURASYNC_WORKER_VERSIONING=on: workers poll as a deployment version. Default: off. */
@@ -92,6 +93,33 @@ export interface DurasyncConfig {
       /** DURASYNC_VERSIONING_BEHAVIOR: PINNED or AUTO_UPGRADE for workflows that do not choose. Default: AUTO_UPGRADE. */
       defaultBehavior: 'PINNED' | 'AUTO_UPGRADE';
     };
+  };
+  /** Where the providers are and how durasync identifies itself to them (lib/providers). */
+  providers: {
+    google: {
+      /** GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET: the OAuth client that refreshes users' Drive tokens. Default: none (a Drive token past its expiry then fails the sync with a clear error). */
+      clientId: string;
+      clientSecret: string;
+      /** GOOGLE_TOKEN_URL: the OAuth token endpoint. Default: Google's. */
+      tokenUrl?: string;
+      /** GOOGLE_API_ROOT_URL: the API root, e.g. the Drive emulator's URL. Default: Google's. */
+      rootUrl?: string;
+    };
+    github: {
+      /** GITHUB_API_URL: the REST API root (GitHub Enterprise: `https://host/api/v3`). Default: https://api.github.com. */
+      baseUrl?: string;
+    };
+  };
+  /** The job bridge (workers/job-bridge.ts): rows of sync_jobs started as `syncJob` workflows by the processes serving the sync queue. */
+  jobs: {
+    /** DURASYNC_JOB_BRIDGE: `on` runs the bridge in every worker process serving the sync queue; `off` in none. Default: on. */
+    bridge: boolean;
+    /** DURASYNC_JOB_POLL_INTERVAL: pause between polls of sync_jobs that found less than a batch. Default: `1s`. */
+    pollIntervalMs: number;
+    /** DURASYNC_JOB_LEASE: a job claimed but not finished this long ago is claimed again (its workflow start is retried). Default: `60s`. */
+    leaseMs: number;
+    /** DURASYNC_JOB_BATCH: most jobs claimed per poll (1-1000). Default: 10. */
+    batchSize: number;
   };
   /** Provider OAuth tokens at rest (lib/tokens). */
   tokens: {
@@ -223,13 +251,16 @@ export function parseQueueList(raw: string, source: string): QueueName[] {
   return [...new Set(names)] as QueueName[];
 }
 
+/** The provider queues' pace when DURASYNC_QUEUE_RATES does not name them: activity starts per second. */
+export const DEFAULT_API_RATES: Readonly<Record<ApiQueueName, number>> = { 'github-api': 20, 'drive-api': 20 };
+
 /** Parses `sync=5,ingestion=0.5` (activities per second per queue); a ConfigError names `source`. */
-export function parseQueueRates(raw: string, source: string): Partial<Record<QueueName, number>> {
-  const rates: Partial<Record<QueueName, number>> = {};
+export function parseQueueRates(raw: string, source: string): Partial<Record<QueueName | ApiQueueName, number>> {
+  const rates: Partial<Record<QueueName | ApiQueueName, number>> = { ...DEFAULT_API_RATES };
   for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [queue, value, extra] = part.split('=');
-    if (!queue || !isQueueName(queue) || value === undefined || extra !== undefined || !/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) {
-      throw new ConfigError(source, `expected queue=activities-per-second pairs such as sync=5 (queues: ${QUEUES.join(', ')}), got "${part}"`);
+    if (!queue || !(isQueueName(queue) || isApiQueueName(queue)) || value === undefined || extra !== undefined || !/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) {
+      throw new ConfigError(source, `expected queue=activities-per-second pairs such as sync=5 (queues: ${[...QUEUES, ...API_QUEUES].join(', ')}), got "${part}"`);
     }
     rates[queue] = Number(value);
   }
@@ -274,6 +305,12 @@ function duration(env: Env, name: string, fallback: string): number {
   return ms;
 }
 
+function positiveDuration(env: Env, name: string, fallback: string): number {
+  const ms = duration(env, name, fallback);
+  if (ms <= 0) throw new ConfigError(name, `expected a duration above zero, got "${str(env, name) ?? fallback}"`);
+  return ms;
+}
+
 export function loadConfig(env: Env = process.env): DurasyncConfig {
   const supabaseUrl = url(env, 'SUPABASE_URL', ['http', 'https']);
   const serviceKey = str(env, 'SUPABASE_SERVICE_ROLE_KEY');
@@ -302,13 +339,28 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
       maxConcurrentWorkflowTasks: int(env, 'DURASYNC_MAX_CONCURRENT_WORKFLOW_TASKS', undefined, 2, 10_000),
       workflowBundlePath: str(env, 'DURASYNC_WORKFLOW_BUNDLE'),
       tuner: tuner(env),
-      rates: str(env, 'DURASYNC_QUEUE_RATES') === undefined ? {} : parseQueueRates(str(env, 'DURASYNC_QUEUE_RATES')!, 'DURASYNC_QUEUE_RATES'),
+      rates: str(env, 'DURASYNC_QUEUE_RATES') === undefined ? { ...DEFAULT_API_RATES } : parseQueueRates(str(env, 'DURASYNC_QUEUE_RATES')!, 'DURASYNC_QUEUE_RATES'),
       versioning: {
         enabled: oneOf(env, 'DURASYNC_WORKER_VERSIONING', ['off', 'on'] as const, 'off') === 'on',
         deploymentName: str(env, 'DURASYNC_DEPLOYMENT_NAME') ?? 'durasync',
         buildId: str(env, 'DURASYNC_BUILD_ID') ?? buildInfo().buildId,
         defaultBehavior: oneOf(env, 'DURASYNC_VERSIONING_BEHAVIOR', ['PINNED', 'AUTO_UPGRADE'] as const, 'AUTO_UPGRADE'),
       },
+    },
+    providers: {
+      google: {
+        clientId: str(env, 'GOOGLE_CLIENT_ID') ?? '',
+        clientSecret: str(env, 'GOOGLE_CLIENT_SECRET') ?? '',
+        tokenUrl: url(env, 'GOOGLE_TOKEN_URL', ['http', 'https']),
+        rootUrl: url(env, 'GOOGLE_API_ROOT_URL', ['http', 'https']),
+      },
+      github: { baseUrl: url(env, 'GITHUB_API_URL', ['http', 'https']) },
+    },
+    jobs: {
+      bridge: oneOf(env, 'DURASYNC_JOB_BRIDGE', ['on', 'off'] as const, 'on') === 'on',
+      pollIntervalMs: positiveDuration(env, 'DURASYNC_JOB_POLL_INTERVAL', '1s'),
+      leaseMs: positiveDuration(env, 'DURASYNC_JOB_LEASE', '60s'),
+      batchSize: int(env, 'DURASYNC_JOB_BATCH', 10, 1, 1000)!,
     },
     tokens: {
       keys: str(env, 'DURASYNC_TOKEN_KEY') === undefined ? undefined : parseEncryptionKeys(str(env, 'DURASYNC_TOKEN_KEY')!, 'DURASYNC_TOKEN_KEY'),

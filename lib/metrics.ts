@@ -14,6 +14,7 @@ export interface DurasyncMetrics {
   idleIterations: Counter<'queue' | 'poller'>;
   taskQueueBacklog: Gauge<'queue' | 'task_type'>;
   memoryUsage: Gauge<'type'>;
+  cacheUnavailable: Counter<'operation'>;
 }
 
 export function createMetrics(): DurasyncMetrics {
@@ -47,7 +48,7 @@ export function createMetrics(): DurasyncMetrics {
     }),
     idleIterations: new Counter({
       name: 'durasync_idle_iterations_total',
-      help: 'Polls of a queue that came back without a task (poller: workflow or activity), read from the SDK counters temporal_workflow_task_queue_poll_empty and temporal_activity_poll_no_task.',
+      help: 'Polls of a queue that came back without a task (poller: workflow or activity), read from the SDK counters temporal_workflow_task_queue_poll_empty and temporal_activity_poll_no_task; poller job-bridge: polls of sync_jobs that claimed no job.',
       labelNames: ['queue', 'poller'],
       registers: [registry],
     }),
@@ -55,6 +56,12 @@ export function createMetrics(): DurasyncMetrics {
       name: 'durasync_task_queue_backlog',
       help: "Tasks waiting in a queue's task queue for a worker (the server's approximate backlog from DescribeTaskQueue), by task type. Queue-wide: every process reports the same value, aggregate with max.",
       labelNames: ['queue', 'task_type'],
+      registers: [registry],
+    }),
+    cacheUnavailable: new Counter({
+      name: 'durasync_cache_unavailable_total',
+      help: 'Cache (Redis) operations skipped because the cache did not answer; the work went on without it.',
+      labelNames: ['operation'],
       registers: [registry],
     }),
     memoryUsage: new Gauge({
@@ -78,12 +85,25 @@ const IDLE_COUNTERS: Record<string, string> = {
   temporal_activity_poll_no_task: 'activity',
 };
 
+/** An idle count kept by durasync itself, e.g. the job bridge's empty polls of sync_jobs. */
+export interface IdleTotal {
+  queue: string;
+  poller: string;
+  value: number;
+}
+
 /**
  * Brings durasync_idle_iterations_total up to date from the SDK's Prometheus text: the SDK counts
  * empty polls per task queue; `queueOf` maps a task queue to its durasync queue (others, such as
- * sticky queues, are left out).
+ * sticky queues, are left out). `extra` adds durasync's own counts (the job bridge's), each a
+ * running total too.
  */
-export function updateIdleIterations(metrics: DurasyncMetrics, sdkText: string, queueOf: (taskQueue: string) => string | undefined): void {
+export function updateIdleIterations(
+  metrics: DurasyncMetrics,
+  sdkText: string,
+  queueOf: (taskQueue: string) => string | undefined,
+  extra: readonly IdleTotal[] = [],
+): void {
   const totals = new Map<string, { queue: string; poller: string; value: number }>();
   for (const line of sdkText.split('\n')) {
     const match = /^(\w+)\{([^}]*)\} ([\d.eE+]+)$/.exec(line);
@@ -95,6 +115,12 @@ export function updateIdleIterations(metrics: DurasyncMetrics, sdkText: string, 
     const key = `${queue}/${poller}`;
     const entry = totals.get(key) ?? { queue, poller, value: 0 };
     entry.value += Number(match[3]);
+    totals.set(key, entry);
+  }
+  for (const { queue, poller, value } of extra) {
+    const key = `${queue}/${poller}`;
+    const entry = totals.get(key) ?? { queue, poller, value: 0 };
+    entry.value += value;
     totals.set(key, entry);
   }
   metrics.idleIterations.reset();

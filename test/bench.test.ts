@@ -54,3 +54,56 @@ describe('bench workers scenario', () => {
     expect(stderr).toContain('throughput:');
   }, 90_000);
 });
+
+/**
+ * `npm run bench -- sync --files 50 --changed 5 --latency-ms 0 --json`, as a real child process (its
+ * own Temporal dev server, a scratch database on the test Postgres, the Drive and GitHub emulators).
+ * Checks the report's shape and what must hold at any size: one commit for the initial Drive ->
+ * GitHub sync, a handful of GitHub calls for it, every file on the other side after each run.
+ */
+describe('bench sync scenario', () => {
+  const resultsDir = mkdtempSync(path.join(os.tmpdir(), 'durasync-bench-sync-test-'));
+  afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
+
+  const FIELDS = ['files', 'seconds', 'files_per_sec', 'github_calls_per_file', 'drive_calls_per_file', 'commits', 'present', 'missing'] as const;
+  type Case = Record<(typeof FIELDS)[number], number> & { to_github: { written: number }; to_drive: { written: number } };
+
+  it('syncs 50 files both ways and reports files/s, calls per file and commits per case', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), 'sync', '--files', '50', '--changed', '5', '--latency-ms', '0', '--json'], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_RESULTS_DIR: resultsDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 50_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+
+    if (code !== 0) throw new Error(`bench exited ${code}:\n${stderr.slice(-3000)}`);
+    const lines = stdout.trim().split('\n');
+    const report = JSON.parse(lines[lines.length - 1]!) as { cases: Record<string, Case>; targets: Record<string, unknown> } & Record<string, unknown>;
+    expect(report).toMatchObject({ scenario: 'sync', files: 50, changed: 5, latency_ms: 0, direction: 'both' });
+    expect(Object.keys(report.cases).sort()).toEqual(['drive_incremental', 'drive_initial', 'github_incremental', 'github_initial']);
+    for (const c of Object.values(report.cases)) {
+      for (const field of FIELDS) expect(typeof c[field]).toBe('number');
+      expect(c.seconds).toBeGreaterThan(0);
+      expect(c.files_per_sec).toBeGreaterThan(0);
+      // Every file of the source side is on the other side, with its content, after every run.
+      expect(c).toMatchObject({ present: 50, missing: 0 });
+    }
+    const { drive_initial: initial, drive_incremental: incremental, github_initial: fromGithub, github_incremental: fromGithubAgain } = report.cases;
+    expect(initial).toMatchObject({ files: 50, commits: 1, to_github: { written: 50 } });
+    expect(initial!.github_calls_per_file).toBeLessThan(0.5);
+    expect(initial!.drive_calls_per_file).toBeGreaterThanOrEqual(1); // each file is downloaded
+    expect(incremental).toMatchObject({ files: 5, commits: 1, to_github: { written: 5 } });
+    expect(fromGithub).toMatchObject({ files: 50, commits: 0, to_drive: { written: 50 } });
+    expect(fromGithubAgain).toMatchObject({ files: 5, commits: 0, to_drive: { written: 5 } });
+    expect(Object.keys(report.targets)).toEqual(['github_calls_per_file_initial_at_most_0_05']);
+    expect(typeof report.targets.github_calls_per_file_initial_at_most_0_05).toBe('boolean');
+    expect(JSON.parse(readFileSync(path.join(resultsDir, 'sync.json'), 'utf8'))).toEqual(report);
+    expect(stderr).toContain('drive_initial: 50 files');
+  }, 60_000);
+});

@@ -39,7 +39,8 @@ describe('configuration', () => {
       DURASYNC_BUILD_ID: '1.2.3+abc',
     });
     expect(config.worker.tuner).toEqual({ targetMemoryUsage: 0.8, targetCpuUsage: 0.7 });
-    expect(config.worker.rates).toEqual({ sync: 1.5, ingestion: 10 });
+    // The provider queues keep their default pace unless named.
+    expect(config.worker.rates).toEqual({ sync: 1.5, ingestion: 10, 'github-api': 20, 'drive-api': 20 });
     expect(config.manager).toMatchObject({ mode: 'isolated', processes: { sync: 1, ingestion: 1 }, maxRestarts: 5, restartBackoffMs: 1000, restartWindowMs: 60_000 });
     expect(config.worker.versioning).toEqual({ enabled: true, deploymentName: 'durasync', buildId: '1.2.3+abc', defaultBehavior: 'AUTO_UPGRADE' });
     expect(loadConfig({}).worker.versioning.buildId).toMatch(/^\d+\.\d+\.\d+(\+[0-9a-f]{7,12})?$/);

@@ -219,13 +219,18 @@ describe('durasync manager', () => {
         summary: { workers: number; processed: number; successRate: number };
         unreachable: string[];
       };
-      expect(stats.workers.map((w) => w.child)).toEqual(['sync#1', 'sync#2', 'ingestion#1']);
+      // Each sync replica also polls the provider queues (github-api, drive-api) with activity-only workers.
+      expect(stats.workers.map((w) => `${w.child}/${w.queue}`)).toEqual([
+        'sync#1/sync', 'sync#1/github-api', 'sync#1/drive-api',
+        'sync#2/sync', 'sync#2/github-api', 'sync#2/drive-api',
+        'ingestion#1/ingestion',
+      ]);
       expect(stats.workers.find((w) => w.child === 'ingestion#1')?.processed).toBe(2); // the workflow and its activity
-      expect(stats.summary).toMatchObject({ workers: 3, processed: 2, successRate: 1 });
+      expect(stats.summary).toMatchObject({ workers: 7, processed: 2, successRate: 1 });
       expect(stats.unreachable).toEqual([]);
 
       const queues = (await getJson(`${manager.opsUrl}/api/v1/workers/queue`)).body as { queues: Array<{ taskQueue: string }> };
-      expect(queues.queues.map((q) => q.taskQueue).sort()).toEqual([`${prefix}ingestion`, `${prefix}sync`]);
+      expect(queues.queues.map((q) => q.taskQueue).sort()).toEqual([`${prefix}drive-api`, `${prefix}github-api`, `${prefix}ingestion`, `${prefix}sync`]);
 
       // The children's log lines come out of the manager, one JSON line each, naming the child.
       const syncPid = manager.children()[1]!.pid;

@@ -59,7 +59,8 @@ describe('durasync worker process', () => {
 
     const health = (await (await fetch(`${ops}/health`)).json()) as { status: string; workers: Array<{ queue: string; state: string }> };
     expect(health.status).toBe('ok');
-    expect(health.workers.map((w) => `${w.queue}:${w.state}`)).toEqual(['sync:RUNNING', 'ingestion:RUNNING', 'branch-delta:RUNNING']);
+    // The sync family's provider queues are polled by activity-only workers of the same process.
+    expect(health.workers.map((w) => `${w.queue}:${w.state}`)).toEqual(['sync:RUNNING', 'ingestion:RUNNING', 'branch-delta:RUNNING', 'github-api:RUNNING', 'drive-api:RUNNING']);
 
     const live = await fetch(`${ops}/health/live`);
     expect(live.status).toBe(200);
@@ -86,12 +87,14 @@ describe('durasync worker process', () => {
       workers: Array<{ pid: number; queue: string; processed: number; succeeded: number; failed: number; active: number; lastActiveAt: string | null }>;
       summary: { workers: number; processed: number; successRate: number };
     };
-    expect(stats.workers.map((w) => w.queue)).toEqual(['sync', 'ingestion', 'branch-delta']);
-    for (const w of stats.workers) {
+    expect(stats.workers.map((w) => w.queue)).toEqual(['sync', 'ingestion', 'branch-delta', 'github-api', 'drive-api']);
+    for (const w of stats.workers.slice(0, 3)) {
       expect(w).toMatchObject({ pid: proc.child.pid, processed: 2, succeeded: 2, failed: 0, active: 0 }); // the canary workflow and its activity
       expect(Date.parse(w.lastActiveAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
     }
-    expect(stats.summary).toMatchObject({ workers: 3, processed: 6, successRate: 1 });
+    // The provider queues' workers ran nothing: canaries do not call providers.
+    for (const w of stats.workers.slice(3)) expect(w).toMatchObject({ pid: proc.child.pid, processed: 0, lastActiveAt: null });
+    expect(stats.summary).toMatchObject({ workers: 5, processed: 6, successRate: 1 });
 
     type QueueBody = {
       queues: Array<{ queue: string; taskQueue: string; backlog: { workflow: number; activity: number }; pollers: Array<{ identity: string; type: string }>; workflows: { completed: number; running: number; failed: number } }>;
@@ -100,11 +103,16 @@ describe('durasync worker process', () => {
     for (let i = 0; i < 40; i++) {
       // Visibility is eventually consistent: wait until it counts the three completed canaries.
       queue = (await (await fetch(`${ops}/api/v1/workers/queue`)).json()) as QueueBody;
-      if (queue.queues.every((q) => q.workflows.completed === 1)) break;
+      if (queue.queues.slice(0, 3).every((q) => q.workflows.completed === 1)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    expect(queue.queues.map((q) => q.taskQueue)).toEqual([`${prefix}sync`, `${prefix}ingestion`, `${prefix}branch-delta`]);
-    for (const q of queue.queues) {
+    expect(queue.queues.map((q) => q.taskQueue)).toEqual([`${prefix}sync`, `${prefix}ingestion`, `${prefix}branch-delta`, `${prefix}github-api`, `${prefix}drive-api`]);
+    // The provider queues have activity pollers only and run no workflows.
+    for (const q of queue.queues.slice(3)) {
+      expect(q.pollers.map((p) => p.type)).toEqual(['activity']);
+      expect(q.workflows).toEqual({ running: 0, completed: 0, failed: 0 });
+    }
+    for (const q of queue.queues.slice(0, 3)) {
       expect(q.backlog).toEqual({ workflow: 0, activity: 0 });
       expect(q.pollers.map((p) => p.type).sort()).toEqual(['activity', 'workflow']);
       expect(q.pollers[0]?.identity).toBe(`${proc.child.pid}@${os.hostname()}/${q.queue}`);

@@ -7,23 +7,26 @@ import { createStore, type Store } from '../lib/db/store';
 import type { Logger } from '../lib/logger';
 import { createMetrics, updateIdleIterations, type DurasyncMetrics } from '../lib/metrics';
 import { freePort } from '../lib/net';
-import { taskQueueName, type QueueName } from '../lib/queues';
+import { apiQueuesFor, isApiQueueName, taskQueueName, type ApiQueueName, type QueueName } from '../lib/queues';
 import type { RunningServer } from '../lib/http';
 import { dataConverter } from '../lib/temporal-client';
 import { EncryptionCodec } from '../lib/codec';
 import { codecRoutes } from './codec-endpoint';
-import { activitiesForQueue, type ActivityDeps } from './activities';
+import { activitiesForApiQueue, activitiesForQueue, createActivityDeps, type ActivityDeps } from './activities';
 import { loadWorkflowBundle } from './bundle';
 import { durasyncWorkerOptions } from './interceptors';
 import { fetchSdkMetrics, startOpsServer } from './ops-server';
 import { describeQueues, queueBacklog } from './queue-report';
+import { JobBridge } from './job-bridge';
 import { WorkerStats } from './stats';
 import { installRuntime } from './runtime';
 
 export interface QueueWorkerOptions {
   connection: NativeConnection;
   config: DurasyncConfig;
-  queue: QueueName;
+  /** A job family's queue (workflows and activities), or a provider API queue (activities only). */
+  queue: QueueName | ApiQueueName;
+  /** The workflow bundle; not used by API queues. */
   bundle: WorkflowBundleOption;
   metrics: DurasyncMetrics;
   /** Job counts for /api/v1/workers/stats. */
@@ -34,18 +37,21 @@ export interface QueueWorkerOptions {
 /**
  * The Temporal worker of one queue, as every durasync process runs it: the queue's activities,
  * durasync's interceptors and sinks, the shutdown grace time and concurrency limits from config.
+ * A provider API queue (`github-api`, `drive-api`) gets an activity-only worker, paced by the
+ * server with its rate (DURASYNC_QUEUE_RATES).
  */
 export async function createQueueWorker({ connection, config, queue, bundle, metrics, stats, deps }: QueueWorkerOptions): Promise<Worker> {
   const { tuner, rates, versioning } = config.worker;
   const rate = rates[queue];
+  const api = isApiQueueName(queue);
   return Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: taskQueueName(queue, config.temporal.taskQueuePrefix),
     identity: `${process.pid}@${os.hostname()}/${queue}`,
-    workflowBundle: bundle,
+    ...(api ? {} : { workflowBundle: bundle }),
     dataConverter: dataConverter(config),
-    activities: activitiesForQueue(queue, deps),
+    activities: api ? activitiesForApiQueue(queue, deps) : activitiesForQueue(queue, deps),
     ...durasyncWorkerOptions(metrics, queue, stats),
     shutdownGraceTime: config.worker.shutdownGraceMs,
     ...(tuner ? { tuner: { tunerOptions: tuner } } : {}),
@@ -113,9 +119,12 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     const metrics = createMetrics();
     const stats = new WorkerStats();
 
+    const deps = createActivityDeps({ config, store, cache, logger, metrics });
+    // The provider API queues this process's families use are polled here too (activity-only workers).
+    const polled: Array<QueueName | ApiQueueName> = [...queues, ...apiQueuesFor(queues)];
     const workers = await Promise.all(
-      queues.map(async (queue) => {
-        const worker = await createQueueWorker({ connection, config, queue, bundle, metrics, stats, deps: { store, cache, logger: logger.child({ queue }) } });
+      polled.map(async (queue) => {
+        const worker = await createQueueWorker({ connection, config, queue, bundle, metrics, stats, deps: { ...deps, logger: logger.child({ queue }) } });
         return { queue, taskQueue: worker.options.taskQueue, worker };
       }),
     );
@@ -133,6 +142,8 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       }
     };
     const queueOf = new Map(workers.map((w) => [w.taskQueue, w.queue]));
+    // The Supabase job bridge: rows of sync_jobs become syncJob workflows (workers/job-bridge.ts).
+    let bridge: JobBridge | undefined;
 
     const checks: Record<string, () => Promise<unknown>> = {
       temporal: () => connection.workflowService.getSystemInfo({}),
@@ -151,7 +162,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       checks,
       metrics: async () => {
         const sdk = await fetchSdkMetrics(`http://${sdkMetricsAddress}/metrics`, logger);
-        updateIdleIterations(metrics, sdk, (taskQueue) => queueOf.get(taskQueue));
+        updateIdleIterations(metrics, sdk, (taskQueue) => queueOf.get(taskQueue), bridge?.idleTotals());
         await refreshBacklog();
         return `${sdk}${sdk && !sdk.endsWith('\n') ? '\n' : ''}${await metrics.registry.metrics()}`;
       },
@@ -173,6 +184,21 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     opened.push({ name: 'ops server', close: () => ops.close() });
 
     const runs = workers.map(({ worker }) => worker.run());
+    if (config.jobs.bridge && queues.includes('sync')) {
+      bridge = new JobBridge({
+        client,
+        store,
+        taskQueue: taskQueueName('sync', config.temporal.taskQueuePrefix),
+        logger: logger.child({ component: 'job-bridge' }),
+        pollIntervalMs: config.jobs.pollIntervalMs,
+        leaseMs: config.jobs.leaseMs,
+        batchSize: config.jobs.batchSize,
+      });
+      bridge.start();
+      const started = bridge;
+      // Closed in reverse order: the bridge stops (its poll in flight done) before the store closes.
+      opened.push({ name: 'job bridge', close: () => started.stop() });
+    }
     // A worker started by the manager drains when the manager goes away (even if it was SIGKILLed).
     const orphaned = () => {
       logger.warn('lost the connection to the manager; draining');

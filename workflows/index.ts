@@ -4,5 +4,11 @@
  */
 export { canary } from './canary';
 export type { CanaryResult } from './canary';
+export { syncJob } from './sync-job';
+export type { SyncJobInput, SyncJobResult } from './sync-job';
 export { progressQuery } from './progress';
 export type { Progress } from './progress';
+export { syncLink, driveToGithub, githubToDrive, cancelSyncSignal } from './sync/sync-link';
+export type { SyncLinkInput, SyncRunResult, SyncTotals } from './sync/sync-link';
+export { scheduledSync } from './sync/scheduled-sync';
+export type { ScheduledSyncInput, ScheduledSyncResult, ScheduledSyncSkipped } from './sync/scheduled-sync';

@@ -2,7 +2,9 @@ import { Option, type Command } from 'commander';
 import { QUEUES, type QueueName } from '../../lib/queues';
 import type { ScheduleInfo, ScheduleSummaryInfo } from '../index';
 import { isCronExpression, parseEvery, SCHEDULE_OVERLAP_POLICIES, type ScheduleOverlap } from '../schedules';
-import { collect, command, parseJsonValues, print, UsageError, withClient } from './context';
+import type { SyncDirection } from '../sync';
+import { collect, command, parseJsonValues, print, UsageError, withClient, type CommandContext } from './context';
+import { DIRECTION_CHOICES, parseDirection, requireLink } from './sync';
 
 /**
  * `durasync schedule create|list|describe|pause|unpause|trigger|delete|backfill`: durasync jobs on
@@ -47,8 +49,11 @@ function parseDate(flag: string, value: string): Date {
 }
 
 interface CreateFlags {
-  workflow: string;
-  queue: QueueName;
+  workflow?: string;
+  queue?: QueueName;
+  link?: string;
+  direction?: SyncDirection;
+  id?: string;
   every?: string;
   cron?: string;
   input?: string[];
@@ -57,15 +62,38 @@ interface CreateFlags {
   note?: string;
 }
 
+/** `schedule create sync --link <linkId> --every 5m [--direction ...] [--id ...]`: a schedule of scheduledSync (client.sync.schedule). */
+async function createSyncSchedule(ctx: CommandContext, kind: string, opts: CreateFlags): Promise<void> {
+  if (kind !== 'sync') throw new UsageError(`with --link, the first argument is the kind of schedule: sync, got "${kind}"`);
+  if (opts.link === undefined) throw new UsageError("`schedule create sync` needs --link <linkId>");
+  if (opts.workflow !== undefined || opts.queue !== undefined || opts.input !== undefined) throw new UsageError('a sync schedule takes --link (and --direction), not --workflow, --queue or --input');
+  if (opts.overlap !== 'skip') throw new UsageError('a sync schedule always skips a run that is due while the link syncs (--overlap skip)');
+  const linkId = opts.link;
+  await requireLink(ctx, linkId, opts.direction);
+  await withClient(ctx, async (client) => {
+    const created = await client.sync.schedule(linkId, {
+      ...(opts.id ? { scheduleId: opts.id } : {}),
+      ...(opts.every !== undefined ? { every: opts.every } : { cron: opts.cron! }),
+      ...(opts.direction ? { direction: opts.direction } : {}),
+      paused: opts.paused === true,
+      ...(opts.note ? { note: opts.note } : {}),
+    });
+    print(ctx, created, () => [`created schedule ${created.scheduleId}: syncs link ${linkId}${opts.direction ? ` (${opts.direction.replace(/_/g, ' ')})` : ''} on ${created.taskQueue}, ${created.spec}${created.paused ? ' (paused)' : ''}; a run due while the link syncs is skipped`]);
+  });
+}
+
 export function registerScheduleCommands(program: Command): void {
   const schedule = program.command('schedule').description('durasync jobs on a timetable (Temporal Schedules): create, list, describe, pause, unpause, trigger, delete, backfill');
 
   schedule
     .command('create')
-    .description('create a schedule that starts a workflow on a queue every interval or on a cron expression')
-    .argument('<scheduleId>')
-    .requiredOption('--workflow <type>', 'workflow type to start, e.g. canary')
-    .addOption(new Option('--queue <queue>', 'queue to run it on').choices(QUEUES).makeOptionMandatory())
+    .description('create a schedule that starts a workflow on a queue every interval or on a cron expression; `create sync --link <id>` syncs a link')
+    .argument('<scheduleId>', 'the schedule id; or `sync` with --link: a schedule syncing the link (id sync-<linkId> unless --id)')
+    .option('--workflow <type>', 'workflow type to start, e.g. canary (required without --link)')
+    .addOption(new Option('--queue <queue>', 'queue to run it on (required without --link)').choices(QUEUES))
+    .option('--link <linkId>', 'with `create sync`: the link to sync (runs skip while one of the link is in progress)')
+    .addOption(new Option('--direction <direction>', `with --link: which way the runs go (default: the link's own): ${DIRECTION_CHOICES.join(', ')}`).argParser(parseDirection))
+    .option('--id <scheduleId>', 'with --link: the schedule id (default sync-<linkId>)')
     .addOption(new Option('--every <duration>', 'interval such as 30s, 5m, 1h').conflicts('cron'))
     .option('--cron <expression>', 'cron expression in UTC, e.g. "0 * * * *"')
     .option('--input <json|@file>', 'an argument as JSON, or @file holding JSON; repeat for more arguments', collect)
@@ -77,13 +105,19 @@ export function registerScheduleCommands(program: Command): void {
         if (opts.every === undefined && opts.cron === undefined) throw new UsageError('one of --every and --cron is required');
         if (opts.every !== undefined && parseEvery(opts.every) === undefined) throw new UsageError(`--every: expected a duration of 1s or more such as 30s, 5m or 1h, got "${opts.every}"`);
         if (opts.cron !== undefined && !isCronExpression(opts.cron)) throw new UsageError(`--cron: expected a cron expression such as "0 * * * *", got "${opts.cron}"`);
+        if (opts.link !== undefined || (scheduleId === 'sync' && opts.workflow === undefined)) return createSyncSchedule(ctx, scheduleId, opts);
+        if (opts.direction !== undefined || opts.id !== undefined) throw new UsageError('--direction and --id go with `schedule create sync --link <linkId>`');
+        if (opts.workflow === undefined) throw new UsageError("required option '--workflow <type>' not specified");
+        if (opts.queue === undefined) throw new UsageError("required option '--queue <queue>' not specified");
+        const workflow = opts.workflow;
+        const queue = opts.queue;
         const args = await parseJsonValues('--input', opts.input);
         await withClient(ctx, async (client) => {
           const created = await client.schedules.create({
             scheduleId,
-            workflowType: opts.workflow,
+            workflowType: workflow,
             args,
-            queue: opts.queue,
+            queue,
             ...(opts.every !== undefined ? { every: opts.every } : { cron: opts.cron! }),
             overlap: opts.overlap.toUpperCase().replace(/-/g, '_') as ScheduleOverlap,
             paused: opts.paused === true,

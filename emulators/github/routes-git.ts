@@ -11,7 +11,10 @@ const isSha = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{4
 
 function treeJson(ctx: RouteContext, sha: string, recursive: boolean): RouteResult['body'] {
   const { store } = ctx.repo;
-  const entries = recursive ? store.walk(sha) : (store.tree(sha) ?? []).map((e) => ({ ...e, path: e.name }));
+  const all = recursive ? store.walk(sha) : (store.tree(sha) ?? []).map((e) => ({ ...e, path: e.name }));
+  // A recursive listing stops at GitHub's limit (100,000 entries) and says so with `truncated`.
+  const truncated = recursive && all.length > ctx.limits.treeEntries;
+  const entries = truncated ? all.slice(0, ctx.limits.treeEntries) : all;
   return {
     sha,
     url: `${repoApi(ctx)}/git/trees/${sha}`,
@@ -23,7 +26,7 @@ function treeJson(ctx: RouteContext, sha: string, recursive: boolean): RouteResu
       ...(e.type === 'blob' ? { size: store.blob(e.sha)?.length ?? 0, url: `${repoApi(ctx)}/git/blobs/${e.sha}` } : {}),
       ...(e.type === 'tree' ? { url: `${repoApi(ctx)}/git/trees/${e.sha}` } : {}),
     })),
-    truncated: false,
+    truncated,
   };
 }
 
@@ -154,7 +157,8 @@ export const gitRoutes: Route[] = [
       const commit = store.commit(given) ? given : store.resolve(given);
       const sha = store.tree(given) ? given : commit ? store.commit(commit)?.tree : undefined;
       if (!sha) throw notFound(`${DOCS.trees}#get-a-tree`);
-      const recursive = ctx.query.has('recursive') && !['0', 'false'].includes(ctx.query.get('recursive') ?? '');
+      // Any value of `recursive` recurses, `0` and `false` included (GitHub's documented behaviour).
+      const recursive = ctx.query.has('recursive');
       return { status: 200, body: treeJson(ctx, sha, recursive) };
     },
   },

@@ -195,7 +195,8 @@ export const repoRoutes: Route[] = [
           behind_by: behindBy,
           total_commits: ahead.length,
           commits: ahead.map((sha) => commitJson(ctx, sha)),
-          files: changes.map((c) => fileJson(ctx, head, c)),
+          // GitHub lists at most 300 changed files, with no sign that it left some out.
+          files: changes.slice(0, ctx.limits.compareFiles).map((c) => fileJson(ctx, head, c)),
         },
       };
     },

@@ -23,6 +23,11 @@ export interface SeedCommitOptions {
   message?: string;
   /** Default: "Seed User <seed@durasync.invalid>". */
   author?: { name: string; email: string };
+  /**
+   * Build on this commit instead of the branch head, then move the branch to the new commit anyway:
+   * a force push when it is not a descendant of the head (history rewritten). Default: the head.
+   */
+  parent?: string;
 }
 
 let nextRepoId = 1000;
@@ -48,7 +53,8 @@ export function createRepo(fullName: string, options: SeedRepoOptions = {}): Rep
 export function pushCommit(repo: RepoState, options: SeedCommitOptions): string {
   const { store } = repo;
   const ref = `refs/heads/${options.branch ?? repo.defaultBranch}`;
-  const parent = store.refs.get(ref) ?? store.refs.get(`refs/heads/${repo.defaultBranch}`);
+  if (options.parent !== undefined && !store.commit(options.parent)) throw new Error(`seed.commit: no commit ${options.parent}`);
+  const parent = options.parent ?? store.refs.get(ref) ?? store.refs.get(`refs/heads/${repo.defaultBranch}`);
   const flat = store.flatten(parent ? store.commit(parent)?.tree : undefined);
   for (const [path, content] of Object.entries(options.files)) {
     for (const key of [...flat.keys()]) if (key === path || key.startsWith(`${path}/`)) flat.delete(key);

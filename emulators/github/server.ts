@@ -28,6 +28,8 @@ export interface GithubEmulatorOptions {
   rateLimit?: number;
   /** Request bodies above this answer 413. Default: 64 MiB. */
   maxBodyBytes?: number;
+  /** Entries of a recursive `git/trees` answer before it stops with `truncated: true`. Default: 100,000, GitHub's limit. */
+  maxTreeEntries?: number;
   /** Receives one debug line per call. Default: none. */
   logger?: Logger;
 }
@@ -52,7 +54,7 @@ export interface GithubEmulator {
     token(token: string, options?: { repos?: string[] }): void;
     /** Creates a repository with one initial commit on its default branch; returns that commit's sha. */
     repo(fullName: string, options?: SeedRepoOptions): string;
-    /** A user's push: one commit on `branch` (null deletes a path); returns its sha. */
+    /** A user's push: one commit on `branch` (null deletes a path; `parent` makes it a force push); returns its sha. */
     commit(fullName: string, options: SeedCommitOptions): string;
   };
   inspect: {
@@ -109,6 +111,7 @@ function tokenOf(req: IncomingMessage): string | undefined {
  */
 export async function startGithubEmulator(options: GithubEmulatorOptions = {}): Promise<GithubEmulator> {
   const limit = options.rateLimit ?? 5000;
+  const limits = { treeEntries: Math.max(1, options.maxTreeEntries ?? 100_000), compareFiles: 300 };
   const repos = new Map<string, RepoState>();
   const tokens = new Map<string, { userId: number; repos?: Set<string>; used: number; reset: number }>();
   const calls: GithubCall[] = [];
@@ -190,7 +193,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
           throw badRequest('Problems parsing JSON');
         }
       }
-      const result = found.route.handle({ repo, params: found.params, query, body, api: url });
+      const result = found.route.handle({ repo, params: found.params, query, body, api: url, limits });
       return answer(result.status, result.body, result.headers);
     } catch (err) {
       if (err instanceof GithubApiError) return answer(err.status, err.body(), err.headers);

@@ -20,6 +20,8 @@ export interface RouteContext {
   body: Record<string, unknown>;
   /** The emulator's base URL, for the `url` fields of answers. */
   api: string;
+  /** Response size limits: entries of a recursive tree (then `truncated`), files of a compare. */
+  limits: { treeEntries: number; compareFiles: number };
 }
 
 export interface RouteResult {

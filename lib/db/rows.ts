@@ -1,6 +1,6 @@
 import { UnexpectedResultError } from './errors';
 import { CONFLICT_POLICIES, SYNC_DIRECTIONS } from './types';
-import type { Branch, BranchDelta, ConflictPolicy, DeadLetter, FeatureFlag, JsonValue, StoredProviderToken, SyncDirection, SyncFile, SyncJob, SyncJobStatus, SyncLink, SyncLinkStatus } from './types';
+import type { Branch, BranchDelta, ConflictPolicy, DeadLetter, FeatureFlag, JsonValue, StagedContent, StoredProviderToken, SyncConflictRecord, SyncDirection, SyncFile, SyncJob, SyncJobStatus, SyncLink, SyncLinkStatus } from './types';
 
 /**
  * snake_case rows of the SQL functions -> camelCase store types, in one place for both adapters.
@@ -25,6 +25,34 @@ export function toSyncFile(row: Row, fn: string): SyncFile {
     contentHash: r.stringOrNull('content_hash'),
     deleted: r.bool('deleted'),
     syncedAt: r.dateOrNull('synced_at'),
+  };
+}
+
+export function toStagedContent(row: Row, fn: string): StagedContent {
+  const r = reader(row, fn);
+  return { path: r.string('path'), content: Buffer.from(r.string('content'), 'base64'), sha256: r.string('sha256') };
+}
+
+const CHANGE_KINDS = ['edit', 'delete'] as const;
+
+export function toSyncConflict(row: Row, fn: string): SyncConflictRecord {
+  const r = reader(row, fn);
+  const policy = r.string('policy');
+  if (!(CONFLICT_POLICIES as readonly string[]).includes(policy)) r.fail('policy', policy);
+  const change = (column: string) => {
+    const value = r.string(column);
+    if (!(CHANGE_KINDS as readonly string[]).includes(value)) r.fail(column, value);
+    return value as 'edit' | 'delete';
+  };
+  return {
+    linkId: r.string('link_id'),
+    runId: r.string('run_id'),
+    path: r.string('path'),
+    policy: policy as ConflictPolicy,
+    keptAs: r.stringOrNull('kept_as'),
+    driveChange: change('drive_change'),
+    githubChange: change('github_change'),
+    createdAt: r.date('created_at'),
   };
 }
 

@@ -1,5 +1,5 @@
-import { UnexpectedResultError } from './errors';
-import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toSyncFile, toSyncJob, toSyncLink } from './rows';
+import { NotFoundError, UnexpectedResultError } from './errors';
+import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toStagedContent, toSyncConflict, toSyncFile, toSyncJob, toSyncLink } from './rows';
 import type { Row } from './rows';
 import type {
   Branch,
@@ -15,15 +15,20 @@ import type {
   EnqueueSyncJobResult,
   FailSyncJobInput,
   FeatureFlag,
+  FinishSyncJobInput,
   JsonValue,
   RecordDeadLetterInput,
   SealedProviderToken,
   SetFeatureFlagInput,
+  StagedContent,
   StoredProviderToken,
+  SyncConflictInput,
+  SyncConflictRecord,
   SyncFile,
   SyncFileInput,
   SyncJob,
   SyncLink,
+  SyncLinkStatus,
 } from './types';
 
 /** A json/jsonb argument: pg needs it serialised, PostgREST takes it as is. */
@@ -99,8 +104,25 @@ export abstract class SqlFunctionStore {
 
   async claimSyncJobs(input: ClaimSyncJobsInput): Promise<SyncJob[]> {
     const fn = 'claim_sync_jobs';
-    const rows = await this.callRows(fn, { p_worker: input.worker, p_limit: input.limit });
+    const rows = await this.callRows(fn, { p_worker: input.worker, p_limit: input.limit, p_lease_seconds: input.leaseSeconds });
     return rows.map((row) => toSyncJob(row, fn));
+  }
+
+  async getSyncJob(id: string): Promise<SyncJob | null> {
+    const fn = 'get_sync_job';
+    const [row] = await this.callRows(fn, { p_id: id });
+    return row ? toSyncJob(row, fn) : null;
+  }
+
+  async finishSyncJob(input: FinishSyncJobInput): Promise<SyncJob> {
+    const fn = 'finish_sync_job';
+    const rows = await this.callRows(fn, {
+      p_id: input.id,
+      p_status: input.status,
+      p_result: input.result === undefined ? undefined : new JsonArg(input.result),
+      p_error: input.error,
+    });
+    return toSyncJob(onlyRow(rows, fn), fn);
   }
 
   async completeSyncJob(input: CompleteSyncJobInput): Promise<SyncJob> {
@@ -206,10 +228,51 @@ export abstract class SqlFunctionStore {
     return (await this.callRows(fn, { p_link_id: linkId })).map((row) => toSyncFile(row, fn));
   }
 
+  async setSyncLinkStatus(id: string, status: SyncLinkStatus, reason?: string | null): Promise<SyncLink> {
+    const fn = 'set_sync_link_status';
+    const rows = await this.callRows(fn, { p_id: id, p_status: status, p_reason: reason ?? null });
+    if (rows.length === 0) throw new NotFoundError(`sync link ${id} not found`, 'sync_link', id);
+    return toSyncLink(onlyRow(rows, fn), fn);
+  }
+
   async setSyncLinkCursors(input: { id: string; driveCursor?: string; githubCursor?: string }): Promise<SyncLink> {
     const fn = 'set_sync_link_cursors';
     const rows = await this.callRows(fn, { p_id: input.id, p_drive_cursor: input.driveCursor, p_github_cursor: input.githubCursor });
     return toSyncLink(onlyRow(rows, fn), fn);
+  }
+
+  async stageSyncContent(linkId: string, runId: string, files: StagedContent[]): Promise<number> {
+    if (files.length === 0) return 0;
+    const entries = files.map((f) => ({ path: f.path, content: f.content.toString('base64'), sha256: f.sha256 }));
+    return this.countOf('stage_sync_content', { p_link_id: linkId, p_run_id: runId, p_files: new JsonArg(entries) });
+  }
+
+  async getStagedContent(runId: string, paths?: string[]): Promise<StagedContent[]> {
+    const fn = 'get_staged_content';
+    const rows = await this.callRows(fn, { p_run_id: runId, p_paths: paths ? new JsonArg(paths) : undefined });
+    return rows.map((row) => toStagedContent(row, fn));
+  }
+
+  async clearStagedContent(input: { runId?: string; olderThan?: Date }): Promise<number> {
+    return this.countOf('clear_staged_content', { p_run_id: input.runId, p_older_than: input.olderThan });
+  }
+
+  async recordSyncConflicts(linkId: string, runId: string, conflicts: SyncConflictInput[]): Promise<number> {
+    if (conflicts.length === 0) return 0;
+    const entries = conflicts.map((c) => ({ path: c.path, policy: c.policy, kept_as: c.keptAs, drive: c.driveChange, github: c.githubChange }));
+    return this.countOf('record_sync_conflicts', { p_link_id: linkId, p_run_id: runId, p_conflicts: new JsonArg(entries) });
+  }
+
+  async listSyncConflicts(linkId: string, limit?: number): Promise<SyncConflictRecord[]> {
+    const fn = 'list_sync_conflicts';
+    return (await this.callRows(fn, { p_link_id: linkId, p_limit: limit })).map((row) => toSyncConflict(row, fn));
+  }
+
+  /** A function answering a row count. */
+  private async countOf(fn: string, args: SqlArgs): Promise<number> {
+    const count = Number(await this.callScalar(fn, args));
+    if (!Number.isInteger(count)) throw new UnexpectedResultError(`${fn} returned a non-integer`, undefined);
+    return count;
   }
 
   async putProviderToken(token: SealedProviderToken): Promise<StoredProviderToken> {

@@ -16,14 +16,19 @@ import type {
   EnqueueSyncJobResult,
   FailSyncJobInput,
   FeatureFlag,
+  FinishSyncJobInput,
   RecordDeadLetterInput,
   SealedProviderToken,
+  StagedContent,
+  SyncConflictInput,
+  SyncConflictRecord,
   SetFeatureFlagInput,
   StoredProviderToken,
   SyncFile,
   SyncFileInput,
   SyncJob,
   SyncLink,
+  SyncLinkStatus,
 } from './types';
 
 export type * from './types';
@@ -71,9 +76,22 @@ export interface Store {
   /**
    * Claims up to `limit` due queued jobs, highest priority then oldest first (`claim_sync_jobs`,
    * FOR UPDATE SKIP LOCKED): they come back running, claimed by `worker`, attempts counted. Two
-   * concurrent claimers never get the same job. An empty array when nothing is due.
+   * concurrent claimers never get the same job. An empty array when nothing is due. With
+   * `leaseSeconds`, running jobs claimed longer ago than that are claimable again (re-claimed,
+   * attempts counted). Jobs of a kind whose feature flag `jobs.<kind>` is disabled are skipped.
    */
   claimSyncJobs(input: ClaimSyncJobsInput): Promise<SyncJob[]>;
+
+  /** The job with this id, or null (`get_sync_job`). */
+  getSyncJob(id: string): Promise<SyncJob | null>;
+
+  /**
+   * Finishes a job for the workflow that owns it, whoever claimed it last (`finish_sync_job`):
+   * succeeded with `result`, or failed with `error` in lastError. Idempotent: finishing a job
+   * already in that status returns it. NotFoundError for an unknown id; ConflictError when the
+   * job already finished with the other status; InvalidArgumentError for another status.
+   */
+  finishSyncJob(input: FinishSyncJobInput): Promise<SyncJob>;
 
   /**
    * Marks a running job succeeded (`complete_sync_job`). Idempotent: completing a succeeded job
@@ -121,6 +139,9 @@ export interface Store {
   /** Every sync link, oldest first. */
   listSyncLinks(): Promise<SyncLink[]>;
 
+  /** Sets a link's status (`active`, `needs_reauth`, `paused`) and why. NotFoundError for an unknown id. */
+  setSyncLinkStatus(id: string, status: SyncLinkStatus, reason?: string | null): Promise<SyncLink>;
+
   /**
    * Upserts file map entries of a link by path, in one call; a Drive file seen at a new path moves
    * its entry there (the old path is marked deleted). Returns how many entries were written.
@@ -132,6 +153,21 @@ export interface Store {
 
   /** Records the link's sync position (Drive page token, last GitHub commit) and the time; absent values are kept. */
   setSyncLinkCursors(input: { id: string; driveCursor?: string; githubCursor?: string }): Promise<SyncLink>;
+
+  /** Stages file contents of a sync run (upsert by path); returns how many were written. */
+  stageSyncContent(linkId: string, runId: string, files: StagedContent[]): Promise<number>;
+
+  /** Staged contents of a run, by path (all of them when `paths` is not given). */
+  getStagedContent(runId: string, paths?: string[]): Promise<StagedContent[]>;
+
+  /** Removes a run's staged contents, or (olderThan) every run's staged before that time. Returns the count. */
+  clearStagedContent(input: { runId?: string; olderThan?: Date }): Promise<number>;
+
+  /** Records a run's conflicts, once per (run, path); returns how many were new. */
+  recordSyncConflicts(linkId: string, runId: string, conflicts: SyncConflictInput[]): Promise<number>;
+
+  /** The latest conflicts of a link, newest first. */
+  listSyncConflicts(linkId: string, limit?: number): Promise<SyncConflictRecord[]>;
 
   /**
    * Stores a provider token (sealed by lib/tokens/seal.ts), replacing the one of the same provider

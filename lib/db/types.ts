@@ -70,6 +70,20 @@ export interface ClaimSyncJobsInput {
   worker: string;
   /** Most jobs to claim. Default: 1. */
   limit?: number;
+  /**
+   * The lease: jobs `running` whose claim is older than this many seconds are claimable again
+   * (their claimer may have died before starting the work). Default: none, running jobs stay put.
+   */
+  leaseSeconds?: number;
+}
+
+export interface FinishSyncJobInput {
+  id: string;
+  status: 'succeeded' | 'failed';
+  /** Kept in `result` (ids and counts, never contents). */
+  result?: JsonValue;
+  /** Kept in `lastError` when the status is failed: one line. */
+  error?: string;
 }
 
 export interface CompleteSyncJobInput {
@@ -261,3 +275,26 @@ export interface SyncFile {
 }
 
 export type SyncFileInput = Omit<Partial<SyncFile>, 'linkId' | 'syncedAt'> & { githubPath: string };
+
+/** A file's content staged by one activity of a sync run for another (never in workflow history). */
+export interface StagedContent {
+  path: string;
+  content: Buffer;
+  /** sha256 of the content, hex. */
+  sha256: string;
+}
+
+/** A path changed on both sides between two syncs, as recorded in sync_conflicts. */
+export interface SyncConflictRecord {
+  linkId: string;
+  runId: string;
+  path: string;
+  policy: ConflictPolicy;
+  /** keep-both: where the Drive version was kept. */
+  keptAs: string | null;
+  driveChange: 'edit' | 'delete';
+  githubChange: 'edit' | 'delete';
+  createdAt: Date;
+}
+
+export type SyncConflictInput = Omit<SyncConflictRecord, 'linkId' | 'runId' | 'createdAt'>;

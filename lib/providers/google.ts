@@ -1,4 +1,6 @@
-import { google, type drive_v3 } from 'googleapis';
+// The Drive API alone: the `googleapis` root module loads all ~300 Google APIs (about 0.7 s and
+// 100 MB more per process, and their types weigh on every type check).
+import { auth, drive, type drive_v3 } from 'googleapis/build/src/apis/drive';
 import { TokenRevokedError, type RefreshedToken, type TokenRefresher } from '../tokens/token-service';
 
 /**
@@ -16,7 +18,7 @@ export interface GoogleSettings {
 }
 
 function oauthClient(settings: GoogleSettings) {
-  return new google.auth.OAuth2({
+  return new auth.OAuth2({
     clientId: settings.clientId,
     clientSecret: settings.clientSecret,
     ...(settings.tokenUrl ? { endpoints: { oauth2TokenUrl: settings.tokenUrl } } : {}),
@@ -58,9 +60,9 @@ export function createGoogleRefresher(settings: GoogleSettings): TokenRefresher 
  * with `media`: googleapis builds upload URLs from per-call options only.
  */
 export function createDriveClient(accessToken: string, settings: Pick<GoogleSettings, 'rootUrl'>): drive_v3.Drive {
-  const auth = new google.auth.OAuth2();
-  auth.setCredentials({ access_token: accessToken });
-  return google.drive({ version: 'v3', auth, retry: false, ...(settings.rootUrl ? { rootUrl: settings.rootUrl } : {}) });
+  const client = new auth.OAuth2();
+  client.setCredentials({ access_token: accessToken });
+  return drive({ version: 'v3', auth: client, retry: false, ...(settings.rootUrl ? { rootUrl: settings.rootUrl } : {}) });
 }
 
 /** Per-call options for media uploads (see createDriveClient). */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { drive_v3 } from 'googleapis';
+import type { drive_v3 } from 'googleapis/build/src/apis/drive';
 
 /**
  * Writes one file of a sync run into Drive, retry-safe: every file durasync writes carries
@@ -10,7 +10,7 @@ import type { drive_v3 } from 'googleapis';
  * already there is not uploaded again.
  */
 export interface DriveWriteApi {
-  files: Pick<drive_v3.Resource$Files, 'list' | 'create' | 'update'>;
+  files: Pick<drive_v3.Resource$Files, 'list' | 'get' | 'create' | 'update'>;
 }
 
 export const APP_PROPERTY = { link: 'durasyncLink', path: 'durasyncPath', sourceSha: 'durasyncSourceSha' } as const;
@@ -29,6 +29,12 @@ export interface DriveWriteInput {
   sourceSha: string;
   /** Per-call options for uploads (lib/providers/google.ts uploadOptions). */
   uploadOptions?: { rootUrl?: string };
+  /**
+   * The Drive file the file map already ties to this path (or, for a rename, to its old path): it is
+   * updated in place, moved into `folderId` if it lives elsewhere, and tagged; a Google Doc gets the
+   * content imported. A file gone or trashed since falls back to the lookup by appProperties.
+   */
+  fileId?: string;
 }
 
 export interface DriveWriteResult {
@@ -37,7 +43,10 @@ export interface DriveWriteResult {
   created: boolean;
   /** true when the file already had this content: nothing was uploaded. */
   unchanged: boolean;
-  md5: string;
+  /** md5Checksum after the write (null for a Google Doc, which has none). */
+  md5: string | null;
+  /** headRevisionId, or a Google Doc's version: what the next listing compares. */
+  revision: string | null;
 }
 
 /** A value inside a Drive query string literal. */
@@ -52,26 +61,56 @@ export function findQuery(input: Pick<DriveWriteInput, 'linkId' | 'folderId' | '
   ].join(' and ');
 }
 
+const GOOGLE_DOC = 'application/vnd.google-apps.document';
+const RESULT_FIELDS = 'id, md5Checksum, headRevisionId, version, mimeType';
+
+type FileMeta = Pick<drive_v3.Schema$File, 'id' | 'md5Checksum' | 'headRevisionId' | 'version' | 'mimeType' | 'parents' | 'trashed' | 'name'>;
+
+const revisionOf = (file: FileMeta) => (file.mimeType === GOOGLE_DOC ? (file.version ?? null) : (file.headRevisionId ?? null));
+
+/** The file the map names, or null when it is gone or trashed. */
+async function knownFile(drive: DriveWriteApi, fileId: string): Promise<FileMeta | null> {
+  try {
+    const { data } = await drive.files.get({ fileId, fields: `${RESULT_FIELDS}, parents, trashed, name` });
+    return data.trashed ? null : data;
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return null;
+    throw err;
+  }
+}
+
 export async function writeDriveFile(drive: DriveWriteApi, input: DriveWriteInput): Promise<DriveWriteResult> {
   const md5 = createHash('md5').update(input.content).digest('hex');
   const appProperties = { [APP_PROPERTY.link]: input.linkId, [APP_PROPERTY.path]: input.path, [APP_PROPERTY.sourceSha]: input.sourceSha };
-  const found = await drive.files.list({ q: findQuery(input), fields: 'files(id, md5Checksum, appProperties)', pageSize: 2 });
-  const existing = found.data.files?.[0];
-  const media = () => ({ mimeType: input.mimeType, body: Readable.from([input.content]) });
+  let existing: FileMeta | null = input.fileId ? await knownFile(drive, input.fileId) : null;
+  if (!existing) {
+    const found = await drive.files.list({ q: findQuery(input), fields: `files(${RESULT_FIELDS}, parents, name)`, pageSize: 2 });
+    existing = found.data.files?.[0] ?? null;
+  }
   if (existing?.id) {
-    if (existing.md5Checksum === md5) {
-      return { fileId: existing.id, created: false, unchanged: true, md5 };
+    const isDoc = existing.mimeType === GOOGLE_DOC;
+    const moved = !(existing.parents ?? []).includes(input.folderId);
+    // A Google Doc's name has no extension; a file's name is its path's last part.
+    const name = isDoc ? input.name.replace(/\.md$/i, '') : input.name;
+    if (!isDoc && existing.md5Checksum === md5 && !moved && existing.name === name) {
+      return { fileId: existing.id, created: false, unchanged: true, md5, revision: revisionOf(existing) };
     }
     const updated = await drive.files.update(
-      { fileId: existing.id, requestBody: { name: input.name, appProperties }, media: media(), fields: 'id, md5Checksum' },
+      {
+        fileId: existing.id,
+        requestBody: { name, appProperties },
+        media: { mimeType: isDoc ? 'text/markdown' : input.mimeType, body: Readable.from([input.content]) },
+        fields: RESULT_FIELDS,
+        ...(moved ? { addParents: input.folderId, removeParents: (existing.parents ?? []).join(',') || undefined } : {}),
+      },
       input.uploadOptions ?? {},
     );
-    return { fileId: existing.id, created: false, unchanged: false, md5: updated.data.md5Checksum ?? md5 };
+    return { fileId: existing.id, created: false, unchanged: false, md5: isDoc ? null : (updated.data.md5Checksum ?? md5), revision: revisionOf(updated.data) };
   }
   const created = await drive.files.create(
-    { requestBody: { name: input.name, parents: [input.folderId], appProperties }, media: media(), fields: 'id, md5Checksum' },
+    { requestBody: { name: input.name, parents: [input.folderId], appProperties }, media: { mimeType: input.mimeType, body: Readable.from([input.content]) }, fields: RESULT_FIELDS },
     input.uploadOptions ?? {},
   );
   if (!created.data.id) throw new Error(`Drive created ${input.path} without answering its id`);
-  return { fileId: created.data.id, created: true, unchanged: false, md5: created.data.md5Checksum ?? md5 };
+  return { fileId: created.data.id, created: true, unchanged: false, md5: created.data.md5Checksum ?? md5, revision: revisionOf(created.data) };
 }

@@ -165,6 +165,74 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       await expect(store.failSyncJob({ id: 'not-a-uuid', error: 'x' })).rejects.toBeInstanceOf(InvalidArgumentError);
     });
 
+    it('re-claims a running job once its lease expired, and never before', async () => {
+      await drainQueue();
+      const tag = uid();
+      // Top priority: with limit 1, a lease claim takes this job before any other test's leftovers.
+      const { job } = await store.enqueueSyncJob({ dedupKey: `lease-${tag}`, kind: 'k', priority: 1_000 });
+      const [dead] = await store.claimSyncJobs({ worker: `dead-${tag}`, limit: 1 });
+      expect(dead).toMatchObject({ id: job.id, status: 'running', attempts: 1 });
+
+      expect(await store.claimSyncJobs({ worker: `bridge-${tag}`, limit: 1 })).toEqual([]);
+      expect(await store.claimSyncJobs({ worker: `bridge-${tag}`, limit: 1, leaseSeconds: 3_600 })).toEqual([]);
+      const [reclaimed] = await store.claimSyncJobs({ worker: `bridge-${tag}`, limit: 1, leaseSeconds: 0 });
+      expect(reclaimed).toMatchObject({ id: job.id, status: 'running', claimedBy: `bridge-${tag}`, attempts: 2 });
+      expect(reclaimed!.claimedAt!.getTime()).toBeGreaterThan(dead!.claimedAt!.getTime());
+
+      await store.finishSyncJob({ id: job.id, status: 'succeeded' });
+      const after = await store.claimSyncJobs({ worker: `bridge-${tag}`, limit: 1, leaseSeconds: 0 });
+      expect(after.map((j) => j.id)).not.toContain(job.id);
+    });
+
+    it('leaves jobs of a kind disabled by its jobs.<kind> flag queued until the flag is enabled', async () => {
+      await drainQueue();
+      const tag = uid();
+      const kind = `paused-${tag}`;
+      await store.setFeatureFlag({ key: `jobs.${kind}`, enabled: false });
+      await store.setFeatureFlag({ key: `jobs.on-${tag}`, enabled: true });
+      const paused = await store.enqueueSyncJob({ dedupKey: `paused-${tag}`, kind, priority: 1_000 });
+      const other = await store.enqueueSyncJob({ dedupKey: `on-${tag}`, kind: `on-${tag}` });
+
+      expect((await store.claimSyncJobs({ worker: `w-${tag}`, limit: 10 })).map((j) => j.id)).toEqual([other.job.id]);
+      expect(await store.claimSyncJobs({ worker: `w-${tag}`, limit: 10 })).toEqual([]);
+      expect(await store.getSyncJob(paused.job.id)).toMatchObject({ status: 'queued', attempts: 0, claimedBy: null });
+
+      await store.setFeatureFlag({ key: `jobs.${kind}`, enabled: true });
+      const [resumed] = await store.claimSyncJobs({ worker: `w-${tag}`, limit: 1 });
+      expect(resumed).toMatchObject({ id: paused.job.id, status: 'running', attempts: 1 });
+    });
+
+    it('finishes a job for its workflow whoever claimed it, idempotently, refusing the other final status', async () => {
+      await drainQueue();
+      const tag = uid();
+      const one = await store.enqueueSyncJob({ dedupKey: `fin-one-${tag}`, kind: 'k', priority: 1_000 });
+      const two = await store.enqueueSyncJob({ dedupKey: `fin-two-${tag}`, kind: 'k', priority: 999 });
+      const claimed = await store.claimSyncJobs({ worker: `claimer-${tag}`, limit: 2 });
+      expect(claimed.map((j) => j.id)).toEqual([one.job.id, two.job.id]);
+
+      const done = await store.finishSyncJob({ id: one.job.id, status: 'succeeded', result: { files: 2 } });
+      expect(done).toMatchObject({ id: one.job.id, status: 'succeeded', result: { files: 2 }, lastError: null, claimedBy: `claimer-${tag}` });
+      expect(done.finishedAt).toBeInstanceOf(Date);
+      expect(await store.finishSyncJob({ id: one.job.id, status: 'succeeded', result: { files: 9 } })).toEqual(done);
+      expect(await store.getSyncJob(one.job.id)).toEqual(done);
+      await expect(store.finishSyncJob({ id: one.job.id, status: 'failed', error: 'late' })).rejects.toMatchObject({
+        name: 'ConflictError',
+        details: { resource: 'sync_job', reason: 'state', state: 'succeeded' },
+      });
+
+      const failed = await store.finishSyncJob({ id: two.job.id, status: 'failed', error: "unknown job kind 'x'" });
+      expect(failed).toMatchObject({ status: 'failed', lastError: "unknown job kind 'x'", result: null });
+      expect(await store.finishSyncJob({ id: two.job.id, status: 'failed', error: 'again' })).toEqual(failed);
+      await expect(store.finishSyncJob({ id: two.job.id, status: 'succeeded' })).rejects.toBeInstanceOf(ConflictError);
+
+      const missing = randomUUID();
+      await expect(store.finishSyncJob({ id: missing, status: 'succeeded' })).rejects.toMatchObject({ name: 'NotFoundError', resource: 'sync_job', id: missing });
+      expect(await store.getSyncJob(missing)).toBeNull();
+      await expect(
+        store.finishSyncJob({ id: one.job.id, status: 'running' as unknown as 'succeeded' }),
+      ).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
     it('creates branches idempotently by name, children from a seq of their parent', async () => {
       const name = `main-${uid()}`;
       const root = await store.createBranch({ name, metadata: { region: 'eu' } });
@@ -303,6 +371,35 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(moved).toMatchObject({ driveCursor: '42', githubCursor: 'abc123' });
       expect(moved.lastSyncedAt).toBeInstanceOf(Date);
       expect(await store.setSyncLinkCursors({ id: link.id, githubCursor: 'def456' })).toMatchObject({ driveCursor: '42', githubCursor: 'def456' });
+    });
+
+    it('stages a run\'s contents byte-exact, replaces them by path, clears them by run or age, and records conflicts once', async () => {
+      const { link } = await store.createSyncLink({ driveFolderId: `folder-${uid()}`, githubRepo: 'acme/notes', userId: 'u1' });
+      const binary = Buffer.from([0, 255, 1, 254, 10, 13]);
+      expect(await store.stageSyncContent(link.id, 'run-1', [
+        { path: 'a.md', content: Buffer.from('# a\n'), sha256: 'h-a' },
+        { path: 'img/b.png', content: binary, sha256: 'h-b' },
+      ])).toBe(2);
+      await store.stageSyncContent(link.id, 'run-1', [{ path: 'a.md', content: Buffer.from('# a2\n'), sha256: 'h-a2' }]);
+      await store.stageSyncContent(link.id, 'run-2', [{ path: 'a.md', content: Buffer.from('other run'), sha256: 'h-x' }]);
+      const staged = await store.getStagedContent('run-1');
+      expect(staged.map((f) => [f.path, f.content.toString('base64'), f.sha256])).toEqual([
+        ['a.md', Buffer.from('# a2\n').toString('base64'), 'h-a2'],
+        ['img/b.png', binary.toString('base64'), 'h-b'],
+      ]);
+      expect((await store.getStagedContent('run-1', ['img/b.png'])).map((f) => f.path)).toEqual(['img/b.png']);
+      expect(await store.clearStagedContent({ runId: 'run-1' })).toBe(2);
+      expect(await store.getStagedContent('run-1')).toEqual([]);
+      expect(await store.clearStagedContent({ olderThan: new Date(Date.now() + 60_000) })).toBeGreaterThanOrEqual(1);
+      expect(await store.getStagedContent('run-2')).toEqual([]);
+
+      const conflict = { path: 'a.md', policy: 'keep-both' as const, keptAs: 'a (conflict from Drive).md', driveChange: 'edit' as const, githubChange: 'edit' as const };
+      expect(await store.recordSyncConflicts(link.id, 'run-1', [conflict])).toBe(1);
+      expect(await store.recordSyncConflicts(link.id, 'run-1', [conflict])).toBe(0);
+      const [recorded, ...more] = await store.listSyncConflicts(link.id);
+      expect(more).toEqual([]);
+      expect(recorded).toMatchObject({ ...conflict, linkId: link.id, runId: 'run-1' });
+      expect(recorded?.createdAt).toBeInstanceOf(Date);
     });
   });
 }

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Common, google } from 'googleapis';
-import type { drive_v3 } from 'googleapis';
+import { GaxiosError } from 'googleapis-common';
+import { auth as googleAuth, drive as googleDrive } from 'googleapis/build/src/apis/drive';
+import type { drive_v3 } from 'googleapis/build/src/apis/drive';
 import { startDriveEmulator } from '../../emulators/drive';
 import type { DriveEmulator } from '../../emulators/drive';
 
 const FOLDER = 'application/vnd.google-apps.folder';
 const md5 = (content: string | Buffer) => createHash('md5').update(content).digest('hex');
 
-type OAuth2Client = InstanceType<typeof google.auth.OAuth2>;
+type OAuth2Client = InstanceType<typeof googleAuth.OAuth2>;
 
 /**
  * gaxios loads node-fetch (ESM) with a dynamic import, which jest's CommonJS runtime refuses
@@ -19,12 +20,12 @@ const fetchImplementation = (...args: Parameters<typeof fetch>) => fetch(...args
 
 /** googleapis pointed at the emulator; `retry: false` unless a test looks at the default retries. */
 function driveClient(emulator: DriveEmulator, auth?: OAuth2Client, retry = false): drive_v3.Drive {
-  return google.drive({ version: 'v3', rootUrl: emulator.url, retry, fetchImplementation, ...(auth ? { auth } : {}) });
+  return googleDrive({ version: 'v3', rootUrl: emulator.url, retry, fetchImplementation, ...(auth ? { auth } : {}) });
 }
 
 /** An OAuth2Client as product code builds it: client credentials, the emulator's endpoints. */
 function oauthClient(emulator: DriveEmulator): OAuth2Client {
-  return new google.auth.OAuth2({
+  return new googleAuth.OAuth2({
     clientId: 'emulator-client',
     clientSecret: 'emulator-secret',
     endpoints: { oauth2TokenUrl: emulator.tokenUrl, oauth2RevokeUrl: emulator.revokeUrl },
@@ -36,17 +37,17 @@ function oauthClient(emulator: DriveEmulator): OAuth2Client {
 
 /** A client holding an access token minted directly, for tests that do not exercise OAuth. */
 function tokenClient(emulator: DriveEmulator, retry = false): drive_v3.Drive {
-  const auth = new google.auth.OAuth2({ transporterOptions: { fetchImplementation } });
+  const auth = new googleAuth.OAuth2({ transporterOptions: { fetchImplementation } });
   auth.setCredentials({ access_token: emulator.seed.token({ refreshToken: 'seeded-refresh-token' }).accessToken });
   return driveClient(emulator, auth, retry);
 }
 
-async function failure(promise: Promise<unknown>): Promise<Common.GaxiosError> {
+async function failure(promise: Promise<unknown>): Promise<GaxiosError> {
   try {
     await promise;
   } catch (err) {
-    expect(err).toBeInstanceOf(Common.GaxiosError);
-    return err as Common.GaxiosError;
+    expect(err).toBeInstanceOf(GaxiosError);
+    return err as GaxiosError;
   }
   throw new Error('expected the call to fail');
 }
@@ -57,8 +58,8 @@ interface ErrorBody {
 /** gaxios answers a Fetch `Headers`; googleapis' types still say a plain object (its HTTP/2 path). */
 const header = (headers: unknown, name: string) =>
   headers instanceof Headers ? headers.get(name) : (headers as Record<string, string> | undefined)?.[name];
-const errorBody = (err: Common.GaxiosError) => err.response?.data as ErrorBody;
-const reasonOf = (err: Common.GaxiosError) => errorBody(err).error.errors[0]?.reason;
+const errorBody = (err: GaxiosError) => err.response?.data as ErrorBody;
+const reasonOf = (err: GaxiosError) => errorBody(err).error.errors[0]?.reason;
 
 describe('Google Drive v3 emulator through the real googleapis client', () => {
   let emulator: DriveEmulator;
@@ -144,9 +145,9 @@ describe('Google Drive v3 emulator through the real googleapis client', () => {
     // googleapis builds the upload URL (mediaUrl) from the method options' rootUrl only; the
     // service-wide rootUrl is not applied to it. Product code must pass { rootUrl } per call.
     const requested: string[] = [];
-    const auth = new google.auth.OAuth2();
+    const auth = new googleAuth.OAuth2();
     auth.setCredentials({ access_token: 'never-sent' });
-    const offline = google.drive({
+    const offline = googleDrive({
       version: 'v3',
       rootUrl: emulator.url,
       retry: false,
@@ -290,7 +291,7 @@ describe('Google Drive v3 emulator through the real googleapis client', () => {
     const missing = await failure(driveClient(emulator).files.list());
     expect(missing.status).toBe(401);
     expect(errorBody(missing).error.errors[0]).toMatchObject({ reason: 'required', location: 'Authorization', locationType: 'header' });
-    const auth = new google.auth.OAuth2({ transporterOptions: { fetchImplementation } });
+    const auth = new googleAuth.OAuth2({ transporterOptions: { fetchImplementation } });
     auth.setCredentials({ access_token: emulator.seed.token({ refreshToken: 'short', expiresInSec: 0 }).accessToken });
     const expired = await failure(driveClient(emulator, auth).files.list());
     expect(expired.status).toBe(401);

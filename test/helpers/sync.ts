@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { startDriveEmulator, type DriveEmulator } from '../../emulators/drive';
+import { startGithubEmulator, type GithubEmulator } from '../../emulators/github/server';
+import { parseEncryptionKeys } from '../../lib/codec';
+import { loadConfig, type DurasyncConfig } from '../../lib/config';
+import type { CreateSyncLinkInput, SyncLink } from '../../lib/db/store';
+import { createLogger } from '../../lib/logger';
+import { createMetrics } from '../../lib/metrics';
+import { createGoogleRefresher } from '../../lib/providers/google';
+import { taskQueueName, type ApiQueueName, type QueueName } from '../../lib/queues';
+import { TokenService } from '../../lib/tokens/token-service';
+import { createQueueWorker } from '../../workers/process';
+import type { SyncLinkInput, SyncRunResult } from '../../workflows';
+import { openTestDeps, type TestDeps } from './deps';
+import { connectTestEnv, testWorkflowBundle } from './temporal';
+
+/**
+ * Everything a sync run needs, real but for Google and GitHub (the emulators): the run's Temporal
+ * dev server, the suite's own database and Redis prefix, a token service sealing with a fresh key,
+ * and workers for `sync`, `drive-api` and `github-api` under a unique task queue prefix.
+ */
+export interface SyncHarness {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  config: DurasyncConfig;
+  deps: TestDeps;
+  drive: DriveEmulator;
+  github: GithubEmulator;
+  tokens: TokenService;
+  /** The user whose tokens the links use. */
+  userId: string;
+  /** The GitHub token the emulator accepts. */
+  githubToken: string;
+  /** Creates a repository (with files) and a Drive folder, and a link between them. */
+  createLink(options?: { files?: Record<string, string | Buffer>; path?: string } & Partial<CreateSyncLinkInput>): Promise<{ link: SyncLink; folderId: string; repo: string }>;
+  /** Runs a sync workflow (id `sync:<linkId>`) to completion. */
+  sync(linkId: string, options?: Omit<SyncLinkInput, 'linkId'> & { workflow?: 'syncLink' | 'driveToGithub' | 'githubToDrive' }): Promise<SyncRunResult>;
+  /** Text of every live file under a Drive folder, by path. */
+  driveTexts(folderId: string): Record<string, string>;
+  /** The Drive file at a path under a folder. */
+  driveFileAt(folderId: string, path: string): string | undefined;
+  /** Text of every file of a repository's default branch under `prefix`, by path relative to it. */
+  repoTexts(repo: string, prefix?: string): Record<string, string>;
+  /** Starts and stops the workers (e.g. to kill one mid-run). */
+  startWorkers(): Promise<void>;
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let repoCounter = 0;
+
+export async function startSyncHarness(options: { latencyMs?: number; env?: Record<string, string> } = {}): Promise<SyncHarness> {
+  const env = await connectTestEnv();
+  const deps = await openTestDeps();
+  const drive = await startDriveEmulator({ latencyMs: options.latencyMs });
+  const github = await startGithubEmulator({ latencyMs: options.latencyMs });
+  const prefix = `t${randomBytes(4).toString('hex')}-`;
+  const keyText = `k1:${randomBytes(32).toString('base64')}`;
+  const config = loadConfig({
+    ...process.env,
+    DURASYNC_TASK_QUEUE_PREFIX: prefix,
+    DURASYNC_SHUTDOWN_GRACE: '1s',
+    DURASYNC_TOKEN_KEY: keyText,
+    GOOGLE_CLIENT_ID: 'durasync-test',
+    GOOGLE_CLIENT_SECRET: 'durasync-test-secret',
+    GOOGLE_TOKEN_URL: drive.tokenUrl,
+    GOOGLE_API_ROOT_URL: drive.url,
+    GITHUB_API_URL: github.url,
+    ...options.env,
+  });
+  const logger = createLogger({ level: 'silent' });
+  const tokens = new TokenService({
+    store: deps.store,
+    cache: deps.cache,
+    keys: parseEncryptionKeys(keyText),
+    refresher: createGoogleRefresher(config.providers.google),
+    logger,
+  });
+  const userId = `user-${randomBytes(3).toString('hex')}`;
+  const { accessToken } = drive.seed.token({ refreshToken: `refresh-${userId}` });
+  await tokens.save('google', userId, { accessToken, refreshToken: `refresh-${userId}`, expiresAt: new Date(Date.now() + 3_600_000) });
+  const githubToken = `ghp_${randomBytes(12).toString('hex')}`;
+  github.seed.token(githubToken);
+  await tokens.save('github', userId, { accessToken: githubToken, expiresAt: null });
+
+  let workers: Array<{ worker: Worker; running: Promise<void> }> = [];
+  const metrics = createMetrics();
+  const harness: SyncHarness = {
+    env,
+    client: env.client,
+    config,
+    deps,
+    drive,
+    github,
+    tokens,
+    userId,
+    githubToken,
+    async createLink(opts = {}) {
+      const repo = opts.githubRepo ?? `acme/notes-${++repoCounter}-${randomBytes(2).toString('hex')}`;
+      if (!opts.githubRepo) github.seed.repo(repo, { files: opts.files ?? {} });
+      const folderId = opts.driveFolderId ?? drive.seed.folder(`notes-${repoCounter}`).id;
+      const { link } = await deps.store.createSyncLink({
+        driveFolderId: folderId,
+        githubRepo: repo,
+        userId,
+        githubPath: opts.path ?? opts.githubPath ?? '',
+        ...(opts.direction ? { direction: opts.direction } : {}),
+        ...(opts.conflictPolicy ? { conflictPolicy: opts.conflictPolicy } : {}),
+      });
+      return { link, folderId, repo };
+    },
+    async sync(linkId, opts = {}) {
+      const { workflow = 'syncLink', ...input } = opts;
+      const result = await env.client.workflow.execute<(input: SyncLinkInput) => Promise<SyncRunResult>>(workflow, {
+        taskQueue: taskQueueName('sync', prefix),
+        workflowId: `sync:${linkId}`,
+        args: [{ linkId, ...input }],
+        workflowExecutionTimeout: '3m',
+      });
+      return result;
+    },
+    driveTexts(folderId) {
+      return Object.fromEntries([...drivePaths(drive, folderId)].map(([path, id]) => [path, drive.inspect.content(id)?.toString('utf8') ?? '']));
+    },
+    driveFileAt(folderId, path) {
+      return drivePaths(drive, folderId).get(path);
+    },
+    repoTexts(repo, prefix = '') {
+      return Object.fromEntries(
+        Object.entries(github.inspect.tree(repo))
+          .filter(([p]) => p.startsWith(prefix))
+          .map(([p, c]) => [p.slice(prefix.length), c.toString('utf8')]),
+      );
+    },
+    async startWorkers() {
+      const queues: Array<QueueName | ApiQueueName> = ['sync', 'drive-api', 'github-api'];
+      const built = await Promise.all(
+        queues.map((queue) =>
+          createQueueWorker({
+            connection: env.nativeConnection,
+            config,
+            queue,
+            bundle: testWorkflowBundle(),
+            metrics,
+            deps: { store: deps.store, cache: deps.cache, logger, tokens, google: { rootUrl: drive.url }, github: { baseUrl: github.url } },
+          }),
+        ),
+      );
+      workers = built.map((worker) => ({ worker, running: worker.run() }));
+    },
+    async stopWorkers() {
+      for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.all(workers.map((w) => w.running));
+      workers = [];
+    },
+    async close() {
+      await harness.stopWorkers();
+      await drive.close();
+      await github.close();
+      await deps.close();
+      await env.teardown();
+    },
+  };
+  await harness.startWorkers();
+  return harness;
+}
+
+/** Live (not trashed) files under a folder, path -> file id; Google Docs by their name. */
+function drivePaths(drive: DriveEmulator, folderId: string): Map<string, string> {
+  const files = drive.inspect.files();
+  const byId = new Map(files.map((f) => [f.id, f]));
+  const pathOf = (id: string, depth = 0): string | null => {
+    if (id === folderId) return '';
+    const f = byId.get(id);
+    const parent = f?.parents?.[0];
+    if (!f || f.trashed || !parent || depth > 50) return null;
+    const base = pathOf(parent, depth + 1);
+    return base === null ? null : base ? `${base}/${f.name}` : (f.name ?? '');
+  };
+  const out = new Map<string, string>();
+  for (const f of files) {
+    if (!f.id || f.trashed || f.mimeType === 'application/vnd.google-apps.folder') continue;
+    const path = pathOf(f.id);
+    if (path) out.set(path, f.id);
+  }
+  return out;
+}
