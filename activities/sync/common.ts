@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Store, SyncLink } from '../../lib/db/store';
+import type { StagedContent, Store, SyncLink } from '../../lib/db/store';
+import type { StagedFile } from '../../workflows/sync/types';
 import type { Logger } from '../../lib/logger';
 import { providerFailure, type Provider } from '../../lib/providers/failures';
 import type { GithubSettings } from '../../lib/providers/github';
@@ -163,4 +164,43 @@ export function mimeTypeOf(path: string): string {
     jpeg: 'image/jpeg', gif: 'image/gif', svg: 'image/svg+xml', pdf: 'application/pdf',
   };
   return path.includes('.') ? (types[ext] ?? 'application/octet-stream') : 'application/octet-stream';
+}
+
+/**
+ * Downloads `items` with `concurrency` transfers in flight and stages them in batches of
+ * `batchSize`, recording each staged batch in `done` (the activity's checkpoint, passed to
+ * `update`). Items already in `done` (staged by an earlier attempt) are skipped.
+ */
+export async function stageTransfers<T extends { path: string }>(options: {
+  items: readonly T[];
+  done: StagedFile[];
+  concurrency: number;
+  download: (item: T) => Promise<Buffer>;
+  stage: (files: StagedContent[]) => Promise<unknown>;
+  update: (done: StagedFile[]) => void;
+  batchSize?: number;
+}): Promise<StagedFile[]> {
+  const { done, update } = options;
+  const batchSize = options.batchSize ?? 25;
+  const skip = new Set(done.map((f) => f.path));
+  let buffer: StagedContent[] = [];
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    const batch = buffer;
+    buffer = [];
+    flushing = flushing.then(async () => {
+      if (batch.length === 0) return;
+      await options.stage(batch);
+      done.push(...batch.map((f) => ({ path: f.path, sha256: f.sha256, size: f.content.length })));
+      update(done);
+    });
+    return flushing;
+  };
+  await mapPool(options.items.filter((item) => !skip.has(item.path)), options.concurrency, async (item) => {
+    const content = await options.download(item);
+    buffer.push({ path: item.path, content, sha256: sha256(content) });
+    if (buffer.length >= batchSize) await flush();
+  });
+  await flush();
+  return done;
 }

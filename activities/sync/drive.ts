@@ -1,8 +1,8 @@
 import { createDriveClient, uploadOptions } from '../../lib/providers/google';
 import { downloadDriveFile, ensureDriveFolder, listDriveChanges, renameDriveFile, trashDriveFile, type DriveListCheckpoint, type KnownDriveFile } from '../../lib/sync/drive-read';
-import { writeDriveFile } from '../../lib/sync/drive-write';
+import { listTaggedFiles, writeDriveFile } from '../../lib/sync/drive-write';
 import type { DriveListing, StagedFile } from '../../workflows/sync/types';
-import { accessTokenFor, checkpoint, loadLink, withHeartbeat, mapPool, mimeTypeOf, providerCall, sha256, stagingKey, type SyncActivityDeps } from './common';
+import { accessTokenFor, checkpoint, loadLink, withHeartbeat, mapPool, mimeTypeOf, providerCall, stageTransfers, stagingKey, type SyncActivityDeps } from './common';
 
 /** A Drive file to download and stage: `path` is where it goes, `fileId` what it is. */
 export interface DriveSource {
@@ -87,17 +87,16 @@ export function createDriveActivities(deps: SyncActivityDeps) {
       const { link, drive } = await driveFor(input.linkId);
       const done = checkpoint<StagedFile[]>() ?? [];
       const key = stagingKey(input.runId, 'drive');
-      return withHeartbeat(done, async (update) => {
-        for (let start = done.length; start < input.files.length; start += STAGE_BATCH) {
-          const batch = input.files.slice(start, start + STAGE_BATCH);
-          const contents = await mapPool(batch, concurrency, (file) => providerCall('google', 'download', () => downloadDriveFile(drive, file)));
-          const staged = batch.map((file, i) => ({ path: file.path, content: contents[i] as Buffer, sha256: sha256(contents[i] as Buffer) }));
-          await deps.store.stageSyncContent(link.id, key, staged);
-          done.push(...staged.map((f) => ({ path: f.path, sha256: f.sha256, size: f.content.length })));
-          update(done);
-        }
-        return done;
-      });
+      return withHeartbeat(done, (update) =>
+        stageTransfers({
+          items: input.files,
+          done,
+          concurrency,
+          download: (file) => providerCall('google', 'download', () => downloadDriveFile(drive, file)),
+          stage: (files) => deps.store.stageSyncContent(link.id, key, files),
+          update,
+        }),
+      );
     },
 
     /**
@@ -108,11 +107,28 @@ export function createDriveActivities(deps: SyncActivityDeps) {
     async writeToDrive(input: WriteToDriveInput): Promise<WriteToDriveResult> {
       const { link, drive } = await driveFor(input.linkId);
       const map = new Map((await knownPaths(link.id)).map((f) => [f.githubPath, f]));
-      const folders = new Map<string, string>();
-      const folderOf = (path: string) =>
-        providerCall('google', 'create folder', () =>
-          ensureDriveFolder(drive, { linkId: link.id, rootFolderId: link.driveFolderId, dirPath: path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '', cache: folders }),
-        );
+      // What this link already has in Drive, in one paged query: the files to update and the
+      // folders to reuse, including those an earlier attempt of this activity created.
+      const tagged = await providerCall('google', 'list tagged files', () => listTaggedFiles(drive, link.id));
+      const folders = new Map(tagged.folders);
+      const taggedById = new Map([...tagged.files.values()].map((f) => [f.id, f]));
+      const pendingDirs = new Map<string, Promise<string>>();
+      // One creation per folder even with uploads in parallel: parents first, each path once.
+      const ensureDir = (dir: string): Promise<string> => {
+        if (dir === '') return Promise.resolve(link.driveFolderId);
+        const known = folders.get(dir);
+        if (known) return Promise.resolve(known);
+        let pending = pendingDirs.get(dir);
+        if (!pending) {
+          const parent = dir.includes('/') ? dir.slice(0, dir.lastIndexOf('/')) : '';
+          pending = ensureDir(parent).then(() =>
+            providerCall('google', 'create folder', () => ensureDriveFolder(drive, { linkId: link.id, rootFolderId: link.driveFolderId, dirPath: dir, cache: folders })),
+          );
+          pendingDirs.set(dir, pending);
+        }
+        return pending;
+      };
+      const folderOf = (path: string) => ensureDir(path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
       const nameOf = (path: string) => path.slice(path.lastIndexOf('/') + 1);
       const previous = checkpoint<WriteToDriveResult>();
       const result: WriteToDriveResult = previous ?? { written: [], trashed: [], renamed: [], created: 0, unchanged: 0 };
@@ -137,6 +153,10 @@ export function createDriveActivities(deps: SyncActivityDeps) {
             if (!content) throw new Error(`staged content of ${target.stagedPath} is missing from run ${input.runId}`);
             const mapped = map.get(target.previousPath ?? target.path)?.driveFileId ?? undefined;
             const knownId = mapped && !renamedAway.has(mapped) ? mapped : undefined;
+            // The file to update: the map's (by id: it may be a file the user made, untagged), else
+            // the one tagged with this path, else none (created without a lookup).
+            const taggedHere = tagged.files.get(target.path);
+            const known = knownId ? taggedById.get(knownId) : renamedAway.has(taggedHere?.id ?? '') ? null : (taggedHere ?? null);
             const folderId = await folderOf(target.path);
             const out = await providerCall('google', 'upload', () =>
               writeDriveFile(drive, {
@@ -149,6 +169,7 @@ export function createDriveActivities(deps: SyncActivityDeps) {
                 sourceSha: target.sourceSha,
                 uploadOptions: uploadOptions(deps.google),
                 ...(knownId ? { fileId: knownId } : {}),
+                ...(known !== undefined ? { known } : {}),
               }),
             );
             if (out.created) result.created++;

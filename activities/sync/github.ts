@@ -3,7 +3,7 @@ import { BranchMovedError, commitChanges, type FileChange } from '../../lib/sync
 import { downloadGithubBlob, listGithubChanges } from '../../lib/sync/github-read';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GithubListing, StagedFile } from '../../workflows/sync/types';
-import { accessTokenFor, checkpoint, gitBlobSha, loadLink, withHeartbeat, mapPool, providerCall, repoPath, sha256, splitRepo, stagingKey, SYNC_FAILURE_TYPES, type SyncActivityDeps } from './common';
+import { accessTokenFor, checkpoint, gitBlobSha, loadLink, withHeartbeat, providerCall, repoPath, splitRepo, stageTransfers, stagingKey, SYNC_FAILURE_TYPES, type SyncActivityDeps } from './common';
 
 /** A staged Drive file to commit at `path` (link-relative). */
 export interface GithubTarget {
@@ -30,8 +30,6 @@ export interface CommitToGithubResult {
   written: Array<{ path: string; sha: string }>;
   apiCalls: number;
 }
-
-const STAGE_BATCH = 25;
 
 /**
  * The activities that call GitHub; they run on the `github-api` task queue, paced by the server.
@@ -63,17 +61,16 @@ export function createGithubActivities(deps: SyncActivityDeps) {
       const { link, github, owner, repo } = await githubFor(input.linkId);
       const done = checkpoint<StagedFile[]>() ?? [];
       const key = stagingKey(input.runId, 'github');
-      return withHeartbeat(done, async (update) => {
-        for (let start = done.length; start < input.files.length; start += STAGE_BATCH) {
-          const batch = input.files.slice(start, start + STAGE_BATCH);
-          const contents = await mapPool(batch, concurrency, (file) => providerCall('github', 'download blob', () => downloadGithubBlob(github, { owner, repo, sha: file.sha })));
-          const staged = batch.map((file, i) => ({ path: file.path, content: contents[i] as Buffer, sha256: sha256(contents[i] as Buffer) }));
-          await deps.store.stageSyncContent(link.id, key, staged);
-          done.push(...staged.map((f) => ({ path: f.path, sha256: f.sha256, size: f.content.length })));
-          update(done);
-        }
-        return done;
-      });
+      return withHeartbeat(done, (update) =>
+        stageTransfers({
+          items: input.files,
+          done,
+          concurrency,
+          download: (file) => providerCall('github', 'download blob', () => downloadGithubBlob(github, { owner, repo, sha: file.sha })),
+          stage: (files) => deps.store.stageSyncContent(link.id, key, files),
+          update,
+        }),
+      );
     },
 
     /**

@@ -111,8 +111,6 @@ interface CaseResult {
   commits: number;
   github_calls: number;
   drive_calls: number;
-  /** What the workflow itself counted (SyncRunResult.apiCalls). */
-  reported_api_calls: { github: number; drive: number };
   to_github: { written: number; deleted: number };
   to_drive: { written: number; trashed: number; created: number };
   conflicts: number;
@@ -302,7 +300,6 @@ export async function runSync(options: ScenarioOptions, flags: Record<string, st
         commits: result.toGithub.commits.length,
         github_calls: githubCalls.length,
         drive_calls: driveCalls.length,
-        reported_api_calls: result.apiCalls,
         to_github: { written: result.toGithub.written, deleted: result.toGithub.deleted },
         to_drive: result.toDrive,
         conflicts: result.conflicts.length,
@@ -396,7 +393,7 @@ export async function runSync(options: ScenarioOptions, flags: Record<string, st
         'Every link syncs both ways (direction both, the product default): a run lists both sides even when only one has changes.',
         `Emulators answer every call after ${LATENCY_MS} ms; workers (sync, drive-api, github-api; product defaults: 8 transfers at a time per activity, github-api and drive-api paced at 20 activities/s) run in this process, with the Temporal dev server and the database on the same ${os.cpus().length} CPU(s).`,
         'seconds: from the workflow start to its result, one run per case; files: the files the case syncs (all of them initially, the edited ones incrementally).',
-        '*_calls: requests the emulators answered during the case (token endpoint excluded); reported_api_calls: what the workflow counted itself.',
+        '*_calls: requests the emulators answered during the case (token endpoint excluded).',
         'present / missing: source files found with identical content on the other side after the run (checked through the emulators).',
         'activities: per activity type, runs and summed schedule-to-completion (and schedule-to-start) seconds, from the workflow history.',
         `Target: github_calls_per_file at most ${TARGET_GITHUB_CALLS_PER_FILE_INITIAL} on drive_initial.`,

@@ -145,7 +145,11 @@ async function fromFeed(ctx: TreeContext, input: ListDriveChangesInput, feed: Fe
   const budget = { calls: PROBE_CALLS };
   for (const entry of feed.entries) {
     if (removed(entry) || entry.mimeType !== FOLDER_MIME || entry.id === input.folderId) continue;
-    const inTree = entry.parent !== null && (await folders.pathOf(entry.parent)) !== null;
+    const parentPath = entry.parent === null ? null : await folders.pathOf(entry.parent);
+    const inTree = parentPath !== null;
+    // A folder durasync created (tagged with its path) that is still at that path moved nothing:
+    // its appearance in the feed is its creation by an earlier run, not a rename.
+    if (inTree && !entry.trashed && entry.syncPath && joinPath(parentPath, entryName(entry)) === entry.syncPath) continue;
     if (inTree || (ctx.known.size > 0 && (await holdsKnownFile(ctx, entry.id, input.folderId, budget)))) {
       const scan = startScan(nextCursor, input.folderId);
       input.onCheckpoint?.(structuredClone(scan));

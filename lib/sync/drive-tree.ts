@@ -35,10 +35,12 @@ export interface DriveEntry {
   md5: string | null;
   revision: string | null;
   trashed: boolean;
+  /** The path durasync tagged a folder it created with (appProperties durasyncPath), if any. */
+  syncPath?: string | null;
 }
 
 /** Fields of a file that listing reads (files.list, changes.list). */
-export const ENTRY_FIELDS = 'id,name,mimeType,md5Checksum,headRevisionId,version,parents,trashed';
+export const ENTRY_FIELDS = 'id,name,mimeType,md5Checksum,headRevisionId,version,parents,trashed,appProperties';
 
 /** A value inside a Drive query string literal. */
 export const quoted = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -54,6 +56,7 @@ export function toEntry(file: drive_v3.Schema$File): DriveEntry | null {
     md5: file.md5Checksum ?? null,
     revision: (isDoc ? file.version : file.headRevisionId) ?? null,
     trashed: file.trashed ?? false,
+    ...(file.mimeType === FOLDER_MIME && file.appProperties?.['durasyncPath'] ? { syncPath: file.appProperties['durasyncPath'] } : {}),
   };
 }
 

@@ -35,6 +35,11 @@ export interface DriveWriteInput {
    * content imported. A file gone or trashed since falls back to the lookup by appProperties.
    */
   fileId?: string;
+  /**
+   * What the caller already knows of the file at this path (from listTaggedFiles): the file to
+   * update, or null when no such file exists, which skips the lookup. Default: look it up.
+   */
+  known?: DriveFileMeta | null;
 }
 
 export interface DriveWriteResult {
@@ -64,12 +69,12 @@ export function findQuery(input: Pick<DriveWriteInput, 'linkId' | 'folderId' | '
 const GOOGLE_DOC = 'application/vnd.google-apps.document';
 const RESULT_FIELDS = 'id, md5Checksum, headRevisionId, version, mimeType';
 
-type FileMeta = Pick<drive_v3.Schema$File, 'id' | 'md5Checksum' | 'headRevisionId' | 'version' | 'mimeType' | 'parents' | 'trashed' | 'name'>;
+export type DriveFileMeta = Pick<drive_v3.Schema$File, 'id' | 'md5Checksum' | 'headRevisionId' | 'version' | 'mimeType' | 'parents' | 'trashed' | 'name'>;
 
-const revisionOf = (file: FileMeta) => (file.mimeType === GOOGLE_DOC ? (file.version ?? null) : (file.headRevisionId ?? null));
+const revisionOf = (file: DriveFileMeta) => (file.mimeType === GOOGLE_DOC ? (file.version ?? null) : (file.headRevisionId ?? null));
 
 /** The file the map names, or null when it is gone or trashed. */
-async function knownFile(drive: DriveWriteApi, fileId: string): Promise<FileMeta | null> {
+async function knownFile(drive: DriveWriteApi, fileId: string): Promise<DriveFileMeta | null> {
   try {
     const { data } = await drive.files.get({ fileId, fields: `${RESULT_FIELDS}, parents, trashed, name` });
     return data.trashed ? null : data;
@@ -82,8 +87,8 @@ async function knownFile(drive: DriveWriteApi, fileId: string): Promise<FileMeta
 export async function writeDriveFile(drive: DriveWriteApi, input: DriveWriteInput): Promise<DriveWriteResult> {
   const md5 = createHash('md5').update(input.content).digest('hex');
   const appProperties = { [APP_PROPERTY.link]: input.linkId, [APP_PROPERTY.path]: input.path, [APP_PROPERTY.sourceSha]: input.sourceSha };
-  let existing: FileMeta | null = input.fileId ? await knownFile(drive, input.fileId) : null;
-  if (!existing) {
+  let existing: DriveFileMeta | null = input.known !== undefined ? input.known : input.fileId ? await knownFile(drive, input.fileId) : null;
+  if (!existing && input.known === undefined) {
     const found = await drive.files.list({ q: findQuery(input), fields: `files(${RESULT_FIELDS}, parents, name)`, pageSize: 2 });
     existing = found.data.files?.[0] ?? null;
   }
@@ -113,4 +118,35 @@ export async function writeDriveFile(drive: DriveWriteApi, input: DriveWriteInpu
   );
   if (!created.data.id) throw new Error(`Drive created ${input.path} without answering its id`);
   return { fileId: created.data.id, created: true, unchanged: false, md5: created.data.md5Checksum ?? md5, revision: revisionOf(created.data) };
+}
+
+/**
+ * Every untrashed file and folder durasync wrote for a link (by its appProperties), by path: one
+ * paged query instead of a lookup per file. Folders come back separately (path -> id).
+ */
+export async function listTaggedFiles(
+  drive: Pick<DriveWriteApi, 'files'>,
+  linkId: string,
+): Promise<{ files: Map<string, DriveFileMeta>; folders: Map<string, string>; apiCalls: number }> {
+  const files = new Map<string, DriveFileMeta>();
+  const folders = new Map<string, string>();
+  let pageToken: string | undefined;
+  let apiCalls = 0;
+  do {
+    apiCalls++;
+    const { data } = await drive.files.list({
+      q: `trashed = false and appProperties has { key=${quoted(APP_PROPERTY.link)} and value=${quoted(linkId)} }`,
+      fields: `nextPageToken, files(${RESULT_FIELDS}, parents, name, appProperties)`,
+      pageSize: 1000,
+      ...(pageToken ? { pageToken } : {}),
+    });
+    for (const file of data.files ?? []) {
+      const path = file.appProperties?.[APP_PROPERTY.path];
+      if (!file.id || !path) continue;
+      if (file.mimeType === 'application/vnd.google-apps.folder') folders.set(path, file.id);
+      else if (!files.has(path)) files.set(path, file);
+    }
+    pageToken = data.nextPageToken ?? undefined;
+  } while (pageToken);
+  return { files, folders, apiCalls };
 }

@@ -7,7 +7,7 @@ import { startGithubEmulator, type GithubEmulator } from '../../emulators/github
 import { parseEncryptionKeys } from '../../lib/codec';
 import { loadConfig, type DurasyncConfig } from '../../lib/config';
 import type { CreateSyncLinkInput, SyncLink } from '../../lib/db/store';
-import { createLogger } from '../../lib/logger';
+import { createLogger, type LogLevel } from '../../lib/logger';
 import { createMetrics } from '../../lib/metrics';
 import { createGoogleRefresher } from '../../lib/providers/google';
 import { taskQueueName, type ApiQueueName, type QueueName } from '../../lib/queues';
@@ -34,6 +34,22 @@ export interface SyncHarness {
   userId: string;
   /** The GitHub token the emulator accepts. */
   githubToken: string;
+  /** The user's Google tokens as first stored (the emulator minted the access token). */
+  googleAccessToken: string;
+  googleRefreshToken: string;
+  /** DURASYNC_TOKEN_KEY of the harness (`k1:<base64>`): seals every stored token. */
+  tokenKey: string;
+  /** DURASYNC_TASK_QUEUE_PREFIX of the harness's workers (`<prefix>sync`, `<prefix>drive-api`...). */
+  taskQueuePrefix: string;
+  /** Every line the in-process workers' logger wrote (pino JSON), oldest first. */
+  logs(): string[];
+  /** Cache operations the token service skipped because the cache was unavailable, by operation. */
+  cacheUnavailable(): Record<string, number>;
+  /**
+   * The environment a `durasync worker` child needs to serve this harness's `sync` family (and its
+   * provider queues) in place of the in-process workers; add DURASYNC_OPS_PORT.
+   */
+  workerEnv(): Record<string, string>;
   /** Creates a repository (with files) and a Drive folder, and a link between them. */
   createLink(options?: { files?: Record<string, string | Buffer>; path?: string } & Partial<CreateSyncLinkInput>): Promise<{ link: SyncLink; folderId: string; repo: string }>;
   /** Runs a sync workflow (id `sync:<linkId>`) to completion. */
@@ -52,9 +68,18 @@ export interface SyncHarness {
 
 let repoCounter = 0;
 
-export async function startSyncHarness(options: { latencyMs?: number; env?: Record<string, string> } = {}): Promise<SyncHarness> {
+export interface SyncHarnessOptions {
+  latencyMs?: number;
+  env?: Record<string, string>;
+  /** A Redis of the suite's own for the token service and cache (default: the shared one, under a private prefix). */
+  redisUrl?: string;
+  /** Level of the workers' logger (captured in memory, see `logs()`). Default: info. */
+  logLevel?: LogLevel;
+}
+
+export async function startSyncHarness(options: SyncHarnessOptions = {}): Promise<SyncHarness> {
   const env = await connectTestEnv();
-  const deps = await openTestDeps();
+  const deps = await openTestDeps(options.redisUrl ? { redisUrl: options.redisUrl } : {});
   const drive = await startDriveEmulator({ latencyMs: options.latencyMs });
   const github = await startGithubEmulator({ latencyMs: options.latencyMs });
   const prefix = `t${randomBytes(4).toString('hex')}-`;
@@ -71,13 +96,16 @@ export async function startSyncHarness(options: { latencyMs?: number; env?: Reco
     GITHUB_API_URL: github.url,
     ...options.env,
   });
-  const logger = createLogger({ level: 'silent' });
+  const logLines: string[] = [];
+  const logger = createLogger({ level: options.logLevel ?? 'info', destination: { write: (line: string) => void logLines.push(line) } });
+  const unavailable: Record<string, number> = {};
   const tokens = new TokenService({
     store: deps.store,
     cache: deps.cache,
     keys: parseEncryptionKeys(keyText),
     refresher: createGoogleRefresher(config.providers.google),
     logger,
+    onCacheUnavailable: (operation) => void (unavailable[operation] = (unavailable[operation] ?? 0) + 1),
   });
   const userId = `user-${randomBytes(3).toString('hex')}`;
   const { accessToken } = drive.seed.token({ refreshToken: `refresh-${userId}` });
@@ -98,6 +126,29 @@ export async function startSyncHarness(options: { latencyMs?: number; env?: Reco
     tokens,
     userId,
     githubToken,
+    googleAccessToken: accessToken,
+    googleRefreshToken: `refresh-${userId}`,
+    tokenKey: keyText,
+    taskQueuePrefix: prefix,
+    logs: () => [...logLines],
+    cacheUnavailable: () => ({ ...unavailable }),
+    workerEnv: () => ({
+      DATABASE_URL: deps.db.url,
+      REDIS_URL: deps.redisUrl,
+      DURASYNC_REDIS_PREFIX: deps.redisPrefix,
+      DURASYNC_TASK_QUEUE_PREFIX: prefix,
+      DURASYNC_WORKFLOW_BUNDLE: process.env.DURASYNC_TEST_WORKFLOW_BUNDLE ?? '',
+      DURASYNC_QUEUES: 'sync',
+      DURASYNC_OPS_HOST: '127.0.0.1',
+      DURASYNC_SHUTDOWN_GRACE: '1s',
+      DURASYNC_TOKEN_KEY: keyText,
+      GOOGLE_CLIENT_ID: 'durasync-test',
+      GOOGLE_CLIENT_SECRET: 'durasync-test-secret',
+      GOOGLE_TOKEN_URL: drive.tokenUrl,
+      GOOGLE_API_ROOT_URL: drive.url,
+      GITHUB_API_URL: github.url,
+      ...options.env,
+    }),
     async createLink(opts = {}) {
       const repo = opts.githubRepo ?? `acme/notes-${++repoCounter}-${randomBytes(2).toString('hex')}`;
       if (!opts.githubRepo) github.seed.repo(repo, { files: opts.files ?? {} });
@@ -105,7 +156,7 @@ export async function startSyncHarness(options: { latencyMs?: number; env?: Reco
       const { link } = await deps.store.createSyncLink({
         driveFolderId: folderId,
         githubRepo: repo,
-        userId,
+        userId: opts.userId ?? userId,
         githubPath: opts.path ?? opts.githubPath ?? '',
         ...(opts.direction ? { direction: opts.direction } : {}),
         ...(opts.conflictPolicy ? { conflictPolicy: opts.conflictPolicy } : {}),

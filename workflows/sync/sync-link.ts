@@ -53,7 +53,6 @@ export interface SyncTotals {
   toGithub: { written: number; deleted: number; commits: string[] };
   toDrive: { written: number; trashed: number; created: number };
   conflicts: SyncConflict[];
-  apiCalls: { github: number; drive: number };
 }
 
 export interface SyncRunResult extends SyncTotals {
@@ -72,7 +71,6 @@ const emptyTotals = (): SyncTotals => ({
   toGithub: { written: 0, deleted: 0, commits: [] },
   toDrive: { written: 0, trashed: 0, created: 0 },
   conflicts: [],
-  apiCalls: { github: 0, drive: 0 },
 });
 
 /** `sync`-queue prefix -> the provider queue of the same deployment. */
@@ -144,8 +142,6 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
       fromDrive ? drive.listDriveChanges({ linkId: input.linkId, limit }) : Promise.resolve<DriveListing | null>(null),
       fromGithub ? github.listGithubChanges({ linkId: input.linkId, limit }) : Promise.resolve<GithubListing | null>(null),
     ]);
-    totals.apiCalls.drive += driveListing?.apiCalls ?? 0;
-    totals.apiCalls.github += githubListing?.apiCalls ?? 0;
     const driveChanges: DriveChange[] = driveListing?.changes ?? [];
     const githubChanges: GithubChange[] = githubListing?.changes ?? [];
 
@@ -192,7 +188,6 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
         deletes: plan.toGithub.deletes,
         message: `durasync: sync from Google Drive (${plan.toGithub.writes.length} changed, ${plan.toGithub.deletes.length} deleted)`,
       });
-      totals.apiCalls.github += commit.apiCalls;
       if (commit.commitSha) totals.toGithub.commits.push(commit.commitSha);
       totals.toGithub.written += commit.written.length;
       totals.toGithub.deleted += plan.toGithub.deletes.length;
