@@ -82,3 +82,103 @@ describe('syncLink', () => {
     expect(third).toMatchObject({ toGithub: { written: 0, deleted: 0, commits: [] }, toDrive: { written: 0, trashed: 0 } });
   });
 });
+
+describe('syncLink at scale and with special files', () => {
+  let h: SyncHarness;
+
+  beforeAll(async () => {
+    h = await startSyncHarness();
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('syncs 1,000 Drive files in one commit, and past maxFilesPerRun continues as new with one commit per run', async () => {
+    const { link, folderId, repo } = await h.createLink();
+    const folders = Array.from({ length: 10 }, (_, i) => h.drive.seed.folder(`dir${i}`, folderId).id);
+    for (let i = 0; i < 1000; i++) h.drive.seed.file({ name: `note-${i}.md`, parentId: folders[i % 10], content: `# note ${i}\n${'x'.repeat(200)}\n` });
+    const before = h.github.inspect.commits(repo).length;
+
+    const result = await h.sync(link.id, { direction: 'drive_to_github' });
+
+    expect(result).toMatchObject({ status: 'synced', runs: 1, toGithub: { written: 1000 } });
+    expect(h.github.inspect.commits(repo)).toHaveLength(before + 1);
+    const tree = h.repoTexts(repo);
+    expect(Object.keys(tree)).toHaveLength(1000);
+    expect(tree['dir7/note-537.md']).toBe(`# note 537\n${'x'.repeat(200)}\n`);
+
+    // 250 more, 100 per run: three runs chained by continue-as-new, one commit each.
+    for (let i = 1000; i < 1250; i++) h.drive.seed.file({ name: `note-${i}.md`, parentId: folders[i % 10], content: `late ${i}\n` });
+    const chained = await h.sync(link.id, { direction: 'drive_to_github', maxFilesPerRun: 100 });
+    expect(chained).toMatchObject({ status: 'synced', runs: 3, toGithub: { written: 250 } });
+    expect(chained.toGithub.commits).toHaveLength(3);
+    expect(Object.keys(h.repoTexts(repo))).toHaveLength(1250);
+    const handle = h.client.workflow.getHandle(`sync:${link.id}`);
+    const history = await handle.fetchHistory();
+    // The last run's history only: each run keeps its own small history.
+    expect(history.events?.length ?? 0).toBeLessThan(120);
+  }, 120_000);
+
+  it('exports Google Docs as markdown and carries binary files byte for byte both ways', async () => {
+    const { link, folderId, repo } = await h.createLink({ files: { 'img/from-github.bin': Buffer.from([0, 1, 2, 254, 255, 0, 10]) } });
+    h.drive.seed.doc({ name: 'Meeting notes', parentId: folderId, markdown: '# Meeting\n\n* decided\n' });
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0xff, 0x00]);
+    h.drive.seed.file({ name: 'logo.png', parentId: folderId, content: png, mimeType: 'image/png' });
+
+    await h.sync(link.id);
+
+    const tree = h.github.inspect.tree(repo);
+    expect(tree['Meeting notes.md']?.toString('utf8')).toContain('# Meeting');
+    expect(tree['logo.png']?.equals(png)).toBe(true);
+    const bin = h.driveFileAt(folderId, 'img/from-github.bin');
+    expect(bin && h.drive.inspect.content(bin)?.equals(Buffer.from([0, 1, 2, 254, 255, 0, 10]))).toBe(true);
+
+    // A Doc edited in GitHub is updated in place: still one Google Doc, no second file beside it.
+    h.github.seed.commit(repo, { files: { 'Meeting notes.md': '# Meeting\n\n* decided\n* shipped\n' } });
+    await h.sync(link.id);
+    const docs = h.drive.inspect.files().filter((f) => f.name?.startsWith('Meeting notes') && !f.trashed);
+    expect(docs.map((f) => [f.name, f.mimeType])).toEqual([['Meeting notes', 'application/vnd.google-apps.document']]);
+    expect(h.drive.inspect.content(docs[0]!.id)?.toString('utf8')).toContain('* shipped');
+    // And that write does not come back as a Drive change.
+    const echo = await h.sync(link.id);
+    expect(echo).toMatchObject({ toGithub: { written: 0, commits: [] }, toDrive: { written: 0 } });
+  });
+
+  it('moves the Drive file of a path renamed in GitHub instead of creating a new one', async () => {
+    const { link, folderId, repo } = await h.createLink({ files: { 'drafts/idea.md': 'an idea\n' } });
+    await h.sync(link.id);
+    const before = h.driveFileAt(folderId, 'drafts/idea.md');
+    h.github.seed.commit(repo, { files: { 'drafts/idea.md': null, 'published/idea.md': 'an idea\n' } });
+
+    await h.sync(link.id);
+
+    expect(h.driveFileAt(folderId, 'drafts/idea.md')).toBeUndefined();
+    expect(h.driveFileAt(folderId, 'published/idea.md')).toBe(before);
+  });
+
+  it('stops at a safe point on the cancel signal, leaving the cursors where they were', async () => {
+    const { link, folderId, repo } = await h.createLink();
+    for (let i = 0; i < 30; i++) h.drive.seed.file({ name: `c${i}.md`, parentId: folderId, content: `c${i}\n` });
+    h.drive.faults.set({ latencyMs: 150 });
+    try {
+      const handle = await h.client.workflow.start('syncLink', {
+        taskQueue: `${h.config.temporal.taskQueuePrefix}sync`,
+        workflowId: `sync:${link.id}`,
+        args: [{ linkId: link.id }],
+      });
+      await handle.signal('cancel', { reason: 'test' });
+      const result = (await handle.result()) as { status: string; reason?: string };
+      expect(result).toMatchObject({ status: 'cancelled', reason: 'cancelled: test' });
+    } finally {
+      h.drive.faults.reset();
+    }
+    const stored = await h.deps.store.getSyncLink(link.id);
+    expect(stored).toMatchObject({ driveCursor: null, githubCursor: null });
+    expect(h.github.inspect.commits(repo)).toHaveLength(1);
+    expect(await h.deps.store.clearStagedContent({ olderThan: new Date(Date.now() + 60_000) })).toBe(0);
+    // The next run syncs everything.
+    const next = await h.sync(link.id);
+    expect(next.toGithub.written).toBe(30);
+  });
+});
