@@ -33,6 +33,18 @@ describe('durasync links', () => {
     expect((JSON.parse(show.output.slice(show.output.indexOf('{'))) as { link: { id: string } }).link.id).toBe(body.link.id);
   });
 
+  it('pauses and resumes a link, with a reason shown by links show', async () => {
+    const env = { DATABASE_URL: db.url };
+    const created = await runDurasync(['--json', 'links', 'create', '--drive-folder', `folder-${randomUUID()}`, '--repo', 'acme/notes', '--user', 'u1'], env);
+    const id = (JSON.parse(created.output.slice(created.output.indexOf('{'))) as { link: { id: string } }).link.id;
+    const paused = await runDurasync(['links', 'pause', id, '--reason', 'repository migration'], env);
+    expect(paused.code).toBe(0);
+    expect((await runDurasync(['links', 'show', id], env)).output).toContain('paused (repository migration)');
+    const resumed = await runDurasync(['--json', 'links', 'resume', id], env);
+    expect(JSON.parse(resumed.output.slice(resumed.output.indexOf('{')))).toMatchObject({ link: { id, status: 'active', statusReason: null } });
+    expect((await runDurasync(['links', 'resume', randomUUID()], env)).code).toBe(3);
+  });
+
   it('exits 3 for an unknown link and 2 for bad values, naming them', async () => {
     const env = { DATABASE_URL: db.url };
     expect((await runDurasync(['links', 'show', randomUUID()], env)).code).toBe(3);

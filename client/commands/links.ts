@@ -3,7 +3,7 @@ import { createStore, type Store } from '../../lib/db/store';
 import { CONFLICT_POLICIES, SYNC_DIRECTIONS, type ConflictPolicy, type SyncDirection, type SyncLink } from '../../lib/db/types';
 import { command, EXIT, ExitError, print, UsageError, type CommandContext } from './context';
 
-/** `durasync links create|list|show`: the sync links in the store (Postgres or Supabase). */
+/** `durasync links create|list|show|pause|resume`: the sync links in the store (Postgres or Supabase). */
 async function withStore<T>(ctx: CommandContext, work: (store: Store) => Promise<T>): Promise<T> {
   const { database } = ctx.config;
   if (!database.url && !database.supabase) throw new UsageError('links need the database: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)');
@@ -89,4 +89,25 @@ export function registerLinkCommands(program: Command): void {
         print(ctx, { link }, () => linkLines(link));
       }),
     );
+
+  // pause: runs of the link end `skipped` until it is resumed. resume: back to `active`, also after
+  // the user authorised durasync again (a revoked token had set `needs_reauth`).
+  for (const [name, status, description] of [
+    ['pause', 'paused', 'pause a link: its runs end skipped until it is resumed'],
+    ['resume', 'active', 'make a paused link, or one that needed re-authorisation, active again'],
+  ] as const) {
+    links
+      .command(name)
+      .description(description)
+      .argument('<linkId>')
+      .option('--reason <text>', 'why (shown by links show)')
+      .action(
+        command(`links ${name}`, async (ctx, linkId: string, opts: { reason?: string }) => {
+          if (!UUID.test(linkId)) throw new UsageError(`linkId: expected a link id (a UUID), got "${linkId}"`);
+          const link = await withStore(ctx, async (store) => ((await store.getSyncLink(linkId)) ? store.setSyncLinkStatus(linkId, status, opts.reason ?? null) : null));
+          if (!link) throw new ExitError(`no link ${linkId}`, EXIT.NOT_FOUND);
+          print(ctx, { link }, () => linkLines(link));
+        }),
+      );
+  }
 }
