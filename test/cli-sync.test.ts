@@ -43,7 +43,11 @@ describe('durasync sync', () => {
   /** A link with four files in Drive and one in the repository, and a Drive latency that keeps its first run busy for several seconds. */
   async function busyLink() {
     const made = await h.createLink({ files: { 'busy.md': 'from github\n' } });
-    for (let i = 0; i < 4; i++) h.drive.seed.file({ name: `busy-${i}.md`, parentId: made.folderId, content: `busy ${i}\n` });
+    // Six nested folders: the first scan lists them one after the other, so at 1 s a call the run
+    // stays busy for several seconds, long enough for another CLI process to start under load.
+    let parentId = made.folderId;
+    for (let depth = 0; depth < 6; depth++) parentId = h.drive.seed.folder(`level-${depth}`, parentId).id;
+    for (let i = 0; i < 4; i++) h.drive.seed.file({ name: `busy-${i}.md`, parentId, content: `busy ${i}\n` });
     h.drive.faults.set({ latencyMs: BUSY_LATENCY_MS });
     return made;
   }

@@ -55,7 +55,6 @@ import {
 
 /** Target of the sync design: the initial Drive -> GitHub sync commits in a handful of calls, not one per file. */
 const TARGET_GITHUB_CALLS_PER_FILE_INITIAL = 0.05;
-const FOLDER_MIME = 'application/vnd.google-apps.folder';
 
 function intFlag(flags: Record<string, string>, name: string, fallback: number, min: number): number {
   const raw = flags[name];
@@ -172,23 +171,7 @@ function countBy<T>(items: T[], key: (item: T) => string): Record<string, number
 
 /** The text files under `folderId` in the Drive emulator, by path relative to it. */
 function driveTexts(drive: DriveEmulator, folderId: string): Map<string, string> {
-  const files = drive.inspect.files();
-  const byId = new Map(files.map((f) => [f.id, f]));
-  const pathOf = (id: string, depth = 0): string | null => {
-    if (id === folderId) return '';
-    const f = byId.get(id);
-    const parent = f?.parents?.[0];
-    if (!f || !parent || depth > 64) return null;
-    const base = pathOf(parent, depth + 1);
-    return base === null ? null : base ? `${base}/${f.name}` : (f.name ?? '');
-  };
-  const out = new Map<string, string>();
-  for (const f of files) {
-    if (f.trashed || f.mimeType === FOLDER_MIME) continue;
-    const p = pathOf(f.id);
-    if (p) out.set(p, drive.inspect.content(f.id)?.toString('utf8') ?? '');
-  }
-  return out;
+  return new Map([...drive.inspect.paths(folderId)].map(([path, id]) => [path, drive.inspect.content(id)?.toString('utf8') ?? '']));
 }
 
 export async function runSync(options: ScenarioOptions, flags: Record<string, string>): Promise<void> {

@@ -1,11 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createStore } from '../../lib/db/store';
 import type { SyncLink } from '../../lib/db/types';
-import type { DurasyncClient, Progress, SyncDirection, SyncRunHandle, SyncRunResult } from '../index';
+import type { DurasyncClient, SyncDirection, SyncRunHandle, SyncRunResult } from '../index';
 import { DurasyncWorkflowFailedError, SyncAlreadyRunningError, SyncNotRunningError, WorkflowNotFoundError } from '../errors';
 import { command, EXIT, ExitError, print, UsageError, withClient, type CommandContext } from './context';
-import { formatProgress, tryProgress } from './wait';
+import { formatProgress, tryProgress, waitWithProgress } from './wait';
 
 /**
  * `durasync sync [run] <linkId>`, `durasync sync status <linkId>`, `durasync sync cancel <linkId>`:
@@ -82,44 +81,9 @@ export function resultLines(r: SyncRunResult): string[] {
   return lines;
 }
 
-/**
- * Waits for the run's result. Unless --json, shows its progress on stderr, refreshed every second:
- * one line rewritten in place on a terminal, one line per change otherwise (and the final stage).
- */
-async function waitShowingProgress(ctx: CommandContext, client: DurasyncClient, handle: SyncRunHandle): Promise<SyncRunResult> {
-  const result = handle.result();
-  if (ctx.json) return result;
-  const tty = process.stderr.isTTY === true;
-  let settled = false;
-  let succeeded = false;
-  const done = result.then(
-    () => void (succeeded = settled = true),
-    () => void (settled = true),
-  );
-  let last: string | undefined;
-  let drawn = false;
-  const show = (progress: Progress | undefined) => {
-    const line = progress && `sync ${handle.linkId}: ${formatProgress(progress)}`;
-    if (!line || line === last) return;
-    last = line;
-    if (tty) {
-      const width = Math.max(20, (process.stderr.columns || 100) - 1);
-      process.stderr.write(`\r\x1b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
-      drawn = true;
-    } else {
-      process.stderr.write(`progress: ${line}\n`);
-    }
-  };
-  try {
-    while (!settled) {
-      show(await tryProgress(client, handle.workflowId));
-      if (!settled) await Promise.race([sleep(PROGRESS_MS), done]);
-    }
-    if (succeeded) show(await tryProgress(client, handle.workflowId));
-  } finally {
-    if (drawn) process.stderr.write('\n');
-  }
-  return result;
+/** Waits for the run's result, showing its progress (see waitWithProgress), refreshed every second. */
+function waitShowingProgress(ctx: CommandContext, client: DurasyncClient, handle: SyncRunHandle): Promise<SyncRunResult> {
+  return waitWithProgress(ctx, client, handle.workflowId, { result: handle.result(), label: `sync ${handle.linkId}`, pollMs: PROGRESS_MS });
 }
 
 /**

@@ -22,12 +22,19 @@ export async function tryProgress(client: DurasyncClient, workflowId: string): P
 }
 
 /**
- * Waits for the workflow's result. Unless --json, shows its progress on stderr while it runs: one
- * line each time the `progress` query's answer changes, and the final stage once it completed.
+ * Waits for the workflow's result. Unless --json, shows its progress on stderr while it runs, from
+ * the `progress` query: on a terminal one line rewritten in place, otherwise one line each time the
+ * answer changes; and the final stage once it completed. `label` prefixes each line.
  */
-export async function waitWithProgress(ctx: CommandContext, client: DurasyncClient, workflowId: string): Promise<unknown> {
-  const result = client.workflows.result(workflowId);
+export async function waitWithProgress<T = unknown>(
+  ctx: CommandContext,
+  client: DurasyncClient,
+  workflowId: string,
+  options: { result?: Promise<T>; label?: string; pollMs?: number } = {},
+): Promise<T> {
+  const result = options.result ?? client.workflows.result<T>(workflowId);
   if (ctx.json) return result;
+  const tty = process.stderr.isTTY === true;
   let settled = false;
   let succeeded = false;
   const done = result.then(
@@ -35,16 +42,28 @@ export async function waitWithProgress(ctx: CommandContext, client: DurasyncClie
     () => void (settled = true),
   );
   let last: string | undefined;
+  let drawn = false;
   const show = async () => {
     const progress = await tryProgress(client, workflowId);
-    const line = progress && formatProgress(progress);
-    if (line && line !== last) process.stderr.write(`progress: ${line}\n`);
-    last = line ?? last;
+    const line = progress && `${options.label ? `${options.label}: ` : ''}${formatProgress(progress)}`;
+    if (!line || line === last) return;
+    last = line;
+    if (tty) {
+      const width = Math.max(20, (process.stderr.columns || 100) - 1);
+      process.stderr.write(`\r\x1b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
+      drawn = true;
+    } else {
+      process.stderr.write(`progress: ${line}\n`);
+    }
   };
-  while (!settled) {
-    await show();
-    if (!settled) await Promise.race([sleep(POLL_MS), done]);
+  try {
+    while (!settled) {
+      await show();
+      if (!settled) await Promise.race([sleep(options.pollMs ?? POLL_MS), done]);
+    }
+    if (succeeded) await show();
+  } finally {
+    if (drawn) process.stderr.write('\n');
   }
-  if (succeeded) await show();
   return result;
 }

@@ -44,6 +44,11 @@ export interface DriveInspect {
   clearCalls(): void;
   /** Refresh grants answered (successful or not) for `refreshToken`. */
   grants(refreshToken: string): number;
+  /**
+   * The untrashed files (not folders) below a folder, path relative to it -> file id, `/`-joined
+   * names as they are (a Google Doc by its name, without an extension).
+   */
+  paths(folderId: string): Map<string, string>;
 }
 
 export function createSeed(store: DriveStore, tokens: OAuthTokens, calls: CallRecord[]): { seed: DriveSeed; inspect: DriveInspect } {
@@ -81,6 +86,25 @@ export function createSeed(store: DriveStore, tokens: OAuthTokens, calls: CallRe
       calls.length = 0;
     },
     grants: (refreshToken) => tokens.grants(refreshToken),
+    paths: (folderId) => {
+      const files = store.all();
+      const byId = new Map(files.map((f) => [f.id, f]));
+      const pathOf = (id: string, depth = 0): string | null => {
+        if (id === folderId) return '';
+        const f = byId.get(id);
+        const parent = f?.parents[0];
+        if (!f || f.trashed || !parent || depth > 100) return null;
+        const base = pathOf(parent, depth + 1);
+        return base === null ? null : base ? `${base}/${f.name}` : f.name;
+      };
+      const out = new Map<string, string>();
+      for (const f of files) {
+        if (f.trashed || f.mimeType === FOLDER) continue;
+        const path = pathOf(f.id);
+        if (path) out.set(path, f.id);
+      }
+      return out;
+    },
   };
   return { seed, inspect };
 }

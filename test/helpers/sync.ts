@@ -56,6 +56,8 @@ export interface SyncHarness {
   sync(linkId: string, options?: Omit<SyncLinkInput, 'linkId'> & { workflow?: 'syncLink' | 'driveToGithub' | 'githubToDrive' }): Promise<SyncRunResult>;
   /** Text of every live file under a Drive folder, by path. */
   driveTexts(folderId: string): Record<string, string>;
+  /** Live files and folders under a folder (at any depth) sharing their parent and name with another: `<parentId>/<name>` of each. */
+  driveDuplicates(folderId: string): string[];
   /** The Drive file at a path under a folder. */
   driveFileAt(folderId: string, path: string): string | undefined;
   /** Text of every file of a repository's default branch under `prefix`, by path relative to it. */
@@ -174,10 +176,22 @@ export async function startSyncHarness(options: SyncHarnessOptions = {}): Promis
       return result;
     },
     driveTexts(folderId) {
-      return Object.fromEntries([...drivePaths(drive, folderId)].map(([path, id]) => [path, drive.inspect.content(id)?.toString('utf8') ?? '']));
+      return Object.fromEntries([...drive.inspect.paths(folderId)].map(([path, id]) => [path, drive.inspect.content(id)?.toString('utf8') ?? '']));
+    },
+    driveDuplicates(folderId) {
+      const live = drive.inspect.files().filter((f) => !f.trashed);
+      const byId = new Map(live.map((f) => [f.id, f]));
+      const under = (id: string | undefined, depth = 0): boolean => id === folderId || (!!id && depth < 50 && under(byId.get(id)?.parents?.[0], depth + 1));
+      const seen = new Map<string, number>();
+      for (const f of live) {
+        const parent = f.parents?.[0];
+        if (!under(parent)) continue;
+        seen.set(`${parent}/${f.name}`, (seen.get(`${parent}/${f.name}`) ?? 0) + 1);
+      }
+      return [...seen].filter(([, n]) => n > 1).map(([key]) => key);
     },
     driveFileAt(folderId, path) {
-      return drivePaths(drive, folderId).get(path);
+      return drive.inspect.paths(folderId).get(path);
     },
     repoTexts(repo, prefix = '') {
       return Object.fromEntries(
@@ -217,25 +231,4 @@ export async function startSyncHarness(options: SyncHarnessOptions = {}): Promis
   };
   await harness.startWorkers();
   return harness;
-}
-
-/** Live (not trashed) files under a folder, path -> file id; Google Docs by their name. */
-function drivePaths(drive: DriveEmulator, folderId: string): Map<string, string> {
-  const files = drive.inspect.files();
-  const byId = new Map(files.map((f) => [f.id, f]));
-  const pathOf = (id: string, depth = 0): string | null => {
-    if (id === folderId) return '';
-    const f = byId.get(id);
-    const parent = f?.parents?.[0];
-    if (!f || f.trashed || !parent || depth > 50) return null;
-    const base = pathOf(parent, depth + 1);
-    return base === null ? null : base ? `${base}/${f.name}` : (f.name ?? '');
-  };
-  const out = new Map<string, string>();
-  for (const f of files) {
-    if (!f.id || f.trashed || f.mimeType === 'application/vnd.google-apps.folder') continue;
-    const path = pathOf(f.id);
-    if (path) out.set(path, f.id);
-  }
-  return out;
 }
