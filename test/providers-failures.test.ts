@@ -51,7 +51,9 @@ describe('provider failure mapping', () => {
 
   it('reads Retry-After in seconds, and a reset header as epoch seconds', () => {
     expect(retryDelayMs({ 'retry-after': '3' })).toBe(3000);
-    expect(retryDelayMs({ 'x-ratelimit-reset': '1000' }, 990_000)).toBe(10_000);
+    expect(retryDelayMs({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1000' }, 990_000)).toBe(10_000);
+    // GitHub sends the reset on every answer: with quota left it is no reason to wait (a 5xx backs off instead).
+    expect(retryDelayMs({ 'x-ratelimit-remaining': '4999', 'x-ratelimit-reset': '1000' }, 990_000)).toBeUndefined();
     expect(retryDelayMs({})).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { StagedContent, Store, SyncLink } from '../../lib/db/store';
 import type { StagedFile } from '../../workflows/sync/types';
 import type { Logger } from '../../lib/logger';
-import { providerFailure, type Provider } from '../../lib/providers/failures';
+import { FAILURE_TYPES, providerFailure, type Provider } from '../../lib/providers/failures';
 import type { GithubSettings } from '../../lib/providers/github';
 import type { GoogleSettings } from '../../lib/providers/google';
 import { TokenMissingError, TokenRevokedError, type TokenService } from '../../lib/tokens/token-service';
@@ -70,6 +70,25 @@ export async function accessTokenFor(deps: SyncActivityDeps, link: SyncLink, pro
     }
     throw err;
   }
+}
+
+/**
+ * Wraps a link's activity: when the provider refuses the stored token (401, `Unauthorized`), the
+ * link is marked `needs_reauth` before the failure propagates, as for a revoked token. For tokens
+ * that are not refreshed (GitHub's).
+ */
+export function markingUnauthorized<I extends { linkId: string }, R>(deps: Pick<SyncActivityDeps, 'store' | 'logger'>, provider: Provider, activity: (input: I) => Promise<R>): (input: I) => Promise<R> {
+  return async (input) => {
+    try {
+      return await activity(input);
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === FAILURE_TYPES.unauthorized) {
+        await deps.store.setSyncLinkStatus(input.linkId, 'needs_reauth', `${provider} refused the stored token (401): the link needs re-authorisation`);
+        deps.logger.warn({ linkId: input.linkId, provider, failure: err.type }, 'sync link needs re-authorisation');
+      }
+      throw err;
+    }
+  };
 }
 
 /** Runs provider calls, mapping a failure once (providerFailure). */

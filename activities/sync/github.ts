@@ -3,7 +3,7 @@ import { BranchMovedError, commitChanges, type FileChange } from '../../lib/sync
 import { downloadGithubBlob, listGithubChanges } from '../../lib/sync/github-read';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GithubListing, StagedFile } from '../../workflows/sync/types';
-import { accessTokenFor, checkpoint, gitBlobSha, loadLink, withHeartbeat, providerCall, repoPath, splitRepo, stageTransfers, stagingKey, SYNC_FAILURE_TYPES, type SyncActivityDeps } from './common';
+import { accessTokenFor, checkpoint, gitBlobSha, loadLink, markingUnauthorized, withHeartbeat, providerCall, repoPath, splitRepo, stageTransfers, stagingKey, SYNC_FAILURE_TYPES, type SyncActivityDeps } from './common';
 
 /** A staged Drive file to commit at `path` (link-relative). */
 export interface GithubTarget {
@@ -43,7 +43,7 @@ export function createGithubActivities(deps: SyncActivityDeps) {
     return { link, github: createGithubClient(token, deps.github), ...splitRepo(link.githubRepo) };
   }
 
-  return {
+  const activities = {
     /** The branch's changes under the link's path since its cursor (everything, on the first sync). */
     async listGithubChanges(input: { linkId: string; limit: number }): Promise<GithubListing> {
       const { link, github, owner, repo } = await githubFor(input.linkId);
@@ -102,6 +102,12 @@ export function createGithubActivities(deps: SyncActivityDeps) {
       }));
       return { commitSha: result.commitSha, created: result.created, written, apiCalls: result.apiCalls };
     },
+  };
+  // A 401 means the stored GitHub token is no good: the link waits for its user to authorise again.
+  return {
+    listGithubChanges: markingUnauthorized(deps, 'github', (input: Parameters<typeof activities.listGithubChanges>[0]) => activities.listGithubChanges(input)),
+    stageFromGithub: markingUnauthorized(deps, 'github', (input: Parameters<typeof activities.stageFromGithub>[0]) => activities.stageFromGithub(input)),
+    commitToGithub: markingUnauthorized(deps, 'github', (input: Parameters<typeof activities.commitToGithub>[0]) => activities.commitToGithub(input)),
   };
 }
 

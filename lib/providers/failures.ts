@@ -59,12 +59,17 @@ function networkCode(err: ErrorShape): string | undefined {
   return undefined;
 }
 
-/** Milliseconds to wait before retrying, from Retry-After (seconds) or an epoch-seconds reset header. */
+/**
+ * Milliseconds to wait before retrying, from Retry-After (seconds), else from the epoch-seconds
+ * reset header when the rate limit is used up (`x-ratelimit-remaining: 0`). GitHub sends the reset
+ * header on every answer: on a 5xx with quota left it is the end of the hourly window, not a reason
+ * to wait, and the retry policy's backoff applies instead.
+ */
 export function retryDelayMs(headers: unknown, now = Date.now()): number | undefined {
   const after = header(headers, 'retry-after');
   if (after !== undefined && /^\d+(\.\d+)?$/.test(after)) return Math.max(1000, Math.round(Number(after) * 1000));
   const reset = header(headers, 'x-ratelimit-reset');
-  if (reset !== undefined && /^\d+$/.test(reset)) return Math.max(1000, Number(reset) * 1000 - now);
+  if (header(headers, 'x-ratelimit-remaining') === '0' && reset !== undefined && /^\d+$/.test(reset)) return Math.max(1000, Number(reset) * 1000 - now);
   return undefined;
 }
 

@@ -114,7 +114,10 @@ export class TokenService {
       expiresAt: token.expiresAt,
       scopes: token.scopes ?? [],
     });
-    await this.cachePut(`token:${provider}:${accountId}`, { keyId: stored.keyId, sealed: stored.accessToken.toString('base64') }, stored.expiresAt);
+    const key = `token:${provider}:${accountId}`;
+    // A token already past the margin is not cached, so the previous entry must go too.
+    if (!this.fresh(stored.expiresAt)) await this.cacheDelete(key);
+    await this.cachePut(key, { keyId: stored.keyId, sealed: stored.accessToken.toString('base64') }, stored.expiresAt);
   }
 
   private fresh(expiresAt: Date | null): boolean {
@@ -201,6 +204,15 @@ export class TokenService {
       await this.options.cache.set(key, JSON.stringify(value), ttl);
     } catch (err) {
       this.unavailable('set', err);
+    }
+  }
+
+  private async cacheDelete(key: string): Promise<void> {
+    if (this.skippingCache('del')) return;
+    try {
+      await this.options.cache.del(key);
+    } catch (err) {
+      this.unavailable('del', err);
     }
   }
 

@@ -25,7 +25,9 @@ import type { DriveChange, DriveListing, GithubChange, GithubListing, RunDirecti
 // (429, 5xx, network) retry with the provider's Retry-After; 4xx and revoked tokens fail at once.
 const PROVIDER_ACTIVITY = {
   startToCloseTimeout: '30m',
-  heartbeatTimeout: '2m',
+  // The activities heartbeat every 5 s, even inside one long call (activities/sync/common.ts
+  // withHeartbeat): a worker that dies is noticed within 30 s and the activity retried elsewhere.
+  heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 25 },
 } as const;
 const records = proxyActivities<SyncRecordActivities>({
