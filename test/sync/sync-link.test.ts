@@ -1,3 +1,5 @@
+import { CancelledFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
 import { startSyncHarness, type SyncHarness } from '../helpers/sync';
 
 /** syncLink end to end: real Temporal, Postgres and Redis; Drive and GitHub emulated. */
@@ -180,5 +182,31 @@ describe('syncLink at scale and with special files', () => {
     // The next run syncs everything.
     const next = await h.sync(link.id);
     expect(next.toGithub.written).toBe(30);
+  });
+
+  it('cancelled from outside (durasync cancel, the Web UI), it clears its staging and leaves the cursors alone', async () => {
+    const { link, folderId } = await h.createLink();
+    for (let i = 0; i < 40; i++) h.drive.seed.file({ name: `k${i}.md`, parentId: folderId, content: `k${i}\n` });
+    h.drive.faults.set({ latencyMs: 300 });
+    try {
+      const handle = await h.client.workflow.start('syncLink', {
+        taskQueue: `${h.config.temporal.taskQueuePrefix}sync`,
+        workflowId: `sync:${link.id}`,
+        args: [{ linkId: link.id }],
+      });
+      // Wait until some content is staged, then cancel the workflow itself.
+      for (let i = 0; i < 100 && (await h.deps.store.getStagedContent(`${handle.firstExecutionRunId}/drive`)).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      await handle.cancel();
+      const failure: unknown = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+      expect(await h.deps.store.getStagedContent(`${handle.firstExecutionRunId}/drive`)).toEqual([]);
+    } finally {
+      h.drive.faults.reset();
+    }
+    expect(await h.deps.store.getSyncLink(link.id)).toMatchObject({ driveCursor: null, githubCursor: null });
   });
 });

@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   continueAsNew,
   defineSignal,
   isCancellation,
@@ -75,6 +76,14 @@ const emptyTotals = (): SyncTotals => ({
   conflicts: [],
 });
 
+/**
+ * The file map and cursors are written whatever happens to the run: a cancellation arriving while
+ * they are written must not leave the map behind what was already written to a provider.
+ */
+function bookkeeping<T>(write: () => Promise<T>): Promise<T> {
+  return CancellationScope.nonCancellable(write);
+}
+
 /** `sync`-queue prefix -> the provider queue of the same deployment. */
 function apiQueue(name: 'github-api' | 'drive-api'): string {
   const own = workflowInfo().taskQueue;
@@ -106,6 +115,13 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
   setHandler(progressQuery, () => progress);
   setHandler(cancelSyncSignal, (args) => {
     cancelRequested = args?.reason ?? 'cancel signal';
+  });
+  // Cancelled from outside (durasync cancel, the Web UI): reads in flight stop at once; a write in
+  // flight (a commit, uploads) finishes and is recorded, then the run stops as at a cancel signal.
+  let cancelledFromOutside = false;
+  CancellationScope.current().cancelRequested.catch(() => {
+    cancelledFromOutside = true;
+    cancelRequested ??= 'the workflow was cancelled';
   });
   upsertSearchAttributes([
     { key: DurasyncKind, value: 'sync' },
@@ -183,13 +199,13 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
     );
     if (plan.toGithub.writes.length || plan.toGithub.deletes.length) {
       report({ stage: 'committing', message: `committing ${plan.toGithub.writes.length} files and ${plan.toGithub.deletes.length} deletions to GitHub` });
-      const commit = await github.commitToGithub({
+      const commit = await CancellationScope.nonCancellable(() => github.commitToGithub({
         linkId: input.linkId,
         runId,
         writes: plan.toGithub.writes,
         deletes: plan.toGithub.deletes,
         message: `durasync: sync from Google Drive (${plan.toGithub.writes.length} changed, ${plan.toGithub.deletes.length} deleted)`,
-      });
+      }));
       if (commit.commitSha) totals.toGithub.commits.push(commit.commitSha);
       totals.toGithub.written += commit.written.length;
       totals.toGithub.deleted += plan.toGithub.deletes.length;
@@ -199,16 +215,18 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
         const d = driveByPath.get(source);
         return { githubPath: path, driveFileId: d?.fileId ?? null, driveMd5: d?.md5 ?? null, driveRevision: d?.revision ?? null, githubSha: sha, contentHash: driveHashes[source] ?? null };
       });
-      await records.recordSyncFiles({ linkId: input.linkId, files: [...entries, ...plan.toGithub.deletes.map((p) => ({ githubPath: p, deleted: true }))] });
+      await bookkeeping(() => records.recordSyncFiles({ linkId: input.linkId, files: [...entries, ...plan.toGithub.deletes.map((p) => ({ githubPath: p, deleted: true }))] }));
     }
-    if (settled.length) await records.recordSyncFiles({ linkId: input.linkId, files: settled });
+    if (settled.length) await bookkeeping(() => records.recordSyncFiles({ linkId: input.linkId, files: settled }));
     if (cancelRequested) return await stop(cancelRequested);
 
     // 4. GitHub -> Drive.
     const toDrive = plan.toDrive;
     if (toDrive.writes.length || toDrive.trash.length || toDrive.renames.length) {
       report({ stage: 'uploading', message: `writing ${toDrive.writes.length} files to Drive, trashing ${toDrive.trash.length}` });
-      const written = await drive.writeToDrive({ linkId: input.linkId, runId, writes: toDrive.writes, trash: toDrive.trash, renames: toDrive.renames.map(({ fileId, to, isDoc }) => ({ fileId, to, ...(isDoc ? { isDoc } : {}) })) });
+      const written = await CancellationScope.nonCancellable(() =>
+        drive.writeToDrive({ linkId: input.linkId, runId, writes: toDrive.writes, trash: toDrive.trash, renames: toDrive.renames.map(({ fileId, to, isDoc }) => ({ fileId, to, ...(isDoc ? { isDoc } : {}) })) }),
+      );
       totals.toDrive.written += written.written.length;
       totals.toDrive.trashed += written.trashed.length;
       totals.toDrive.created += written.created;
@@ -217,19 +235,19 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
         const target = sourceOf.get(w.path);
         return { githubPath: w.path, driveFileId: w.fileId, driveMd5: w.md5, driveRevision: w.revision, githubSha: target?.sourceSha ?? githubByPath.get(w.path)?.sha ?? null, contentHash: githubHashes[target?.stagedPath ?? w.path] ?? null };
       });
-      await records.recordSyncFiles({ linkId: input.linkId, files: [...entries, ...written.trashed.map((p) => ({ githubPath: p, deleted: true }))] });
+      await bookkeeping(() => records.recordSyncFiles({ linkId: input.linkId, files: [...entries, ...written.trashed.map((p) => ({ githubPath: p, deleted: true }))] }));
     }
 
     // 5. The run is complete: move the cursors of the sides listed through, record conflicts.
     totals.conflicts.push(...plan.conflicts);
     report({ stage: 'recording', message: 'recording the sync position' });
-    await records.finishSyncRun({
+    await bookkeeping(() => records.finishSyncRun({
       linkId: input.linkId,
       runId,
       ...(driveListing && !driveListing.truncated ? { driveCursor: driveListing.nextCursor } : {}),
       ...(githubListing && !githubListing.truncated ? { githubCursor: githubListing.head } : {}),
       conflicts: plan.conflicts,
-    });
+    }));
     if (driveListing?.truncated || githubListing?.truncated) {
       report({ stage: 'continuing', message: `${summary(totals)}; more changes remain, continuing as new` });
       await continueAsNew<typeof syncLink>({ ...input, carried: totals });
@@ -244,7 +262,11 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
   }
 
   async function stop(reason: string): Promise<SyncRunResult> {
-    await records.clearSyncStaging(runId);
+    await bookkeeping(() => records.clearSyncStaging(runId));
+    if (cancelledFromOutside) {
+      finish('cancelled', `cancelled: ${reason}`);
+      throw new CancelledFailure(reason);
+    }
     return finish('cancelled', `cancelled: ${reason}`);
   }
 }
