@@ -9,6 +9,9 @@
  * - `sync`: syncLink runs against the Drive and GitHub emulators (initial and incremental, both
  *   ways), files/s and provider calls per file -> bench/results/sync.json. Flags: `--files N`,
  *   `--changed N`, `--latency-ms N`.
+ * - `deltas`: branch deltas end to end (accept -> durable delta and metadata): changes/s, compression on
+ *   repeated updates, flush p99 at 1,000 changes/s, and BullMQ one job per change on the same Redis
+ *   -> bench/results/deltas.json. Flags: see bench/scenarios/deltas.ts.
  *
  * `--json` prints exactly one JSON object (the report) as the last line of stdout; progress always
  * goes to stderr. Knobs are environment variables (BENCH_WORKFLOWS, BENCH_CONCURRENCY, BENCH_RUNS,
@@ -38,11 +41,16 @@ const SCENARIOS: Record<string, Scenario> = {
     flags: ['files', 'changed', 'latency-ms'],
     run: async (options, flags) => (await import('./scenarios/sync')).runSync(options, flags),
   },
+  deltas: {
+    about: 'branch deltas end to end: changes/s, compression, flush p99, vs BullMQ one job per change (bench/results/deltas.json)',
+    flags: ['changes', 'batch', 'producers', 'branches', 'rate', 'latency-seconds', 'docs', 'repeat', 'bullmq-changes', 'bullmq-concurrency'],
+    run: async (options, flags) => (await import('./scenarios/deltas')).runDeltas(options, flags),
+  },
 };
 
 const USAGE = `usage: bench/run.ts [scenario] [--json] [scenario flags]\n${Object.entries(SCENARIOS)
   .map(([name, { about }]) => `  ${name.padEnd(8)} ${about}`)
-  .join('\n')}\n  --json   print the report as one JSON object on the last line of stdout\n  sync: --files N (1000), --changed N (100), --latency-ms N (30)\n`;
+  .join('\n')}\n  --json   print the report as one JSON object on the last line of stdout\n  sync: --files N (1000), --changed N (100), --latency-ms N (30)\n  deltas: --changes N (200000), --batch N (1000), --producers N (4), --branches N (4), --rate N (1000), --latency-seconds N (20),\n          --docs N (50), --repeat N (20000), --bullmq-changes N (min(changes, 50000)), --bullmq-concurrency N (50)\n`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -19,6 +19,8 @@ import { registerScheduleCommands } from './commands/schedules';
 import { registerBenchCommand } from './commands/bench';
 import { registerLinkCommands } from './commands/links';
 import { registerSyncCommands } from './commands/sync';
+import { registerTailCommands, startConfiguredTailer } from './commands/tail';
+import { registerBranchCommands } from './commands/branches';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -98,15 +100,23 @@ export function buildProgram(): Command {
     .description('run the ingress HTTP server (webhooks, change feeds) on DURASYNC_INGRESS_PORT')
     .action(
       command('serve', async ({ config, logger }) => {
-        const { startIngressServer } = load.ingress();
-        const { connection } = await connectClient(config);
+        const { startIngressServer, openBranchIngress } = load.ingress();
+        const { client, connection } = await connectClient(config);
         try {
-          const server = await startIngressServer({ host: config.ingress.host, port: config.ingress.port, logger, connection });
-          await new Promise<void>((resolve) => {
-            process.once('SIGINT', resolve);
-            process.once('SIGTERM', resolve);
-          });
-          await server.close();
+          const branches = await openBranchIngress({ config, client, logger });
+          try {
+            const server = await startIngressServer({ host: config.ingress.host, port: config.ingress.port, logger, connection, ...(branches ? { branches: branches.options } : {}) });
+            // DURASYNC_TAIL=on: the change_log tailer runs here too (client/commands/tail.ts).
+            const tailer = config.tail.enabled ? await startConfiguredTailer({ config, logger, client }) : undefined;
+            await new Promise<void>((resolve) => {
+              process.once('SIGINT', resolve);
+              process.once('SIGTERM', resolve);
+            });
+            await tailer?.stop();
+            await server.close();
+          } finally {
+            await branches?.close();
+          }
         } finally {
           await connection.close();
         }
@@ -153,6 +163,8 @@ export function buildProgram(): Command {
   registerScheduleCommands(program);
   registerLinkCommands(program);
   registerSyncCommands(program);
+  registerTailCommands(program);
+  registerBranchCommands(program);
   registerBenchCommand(program);
 
   return program;

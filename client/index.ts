@@ -12,6 +12,7 @@ import { startCanary } from './canary';
 import { toDurasyncError, WorkflowNotFoundError } from './errors';
 import { schedulesApi, type SchedulesApi } from './schedules';
 import { syncApi, type SyncApi } from './sync';
+import { branchesApi, type BranchesApi } from './branches';
 
 /**
  * The durasync client SDK, the package's root export: `createDurasyncClient()` connects to the
@@ -34,6 +35,8 @@ export type { CreateScheduleOptions, ScheduleAction, ScheduleInfo, ScheduleOverl
 export { SCHEDULE_OVERLAP_POLICIES } from './schedules';
 export type { ScheduledSyncResult, SyncApi, SyncDirection, SyncRunHandle, SyncRunResult, SyncScheduleOptions, SyncStartOptions } from './sync';
 export { syncWorkflowId } from './sync';
+export type { AcceptResult, BranchDetails, BranchesApi, BranchStats, Change, MaterializedBranch } from './branches';
+export { branchWorkflowId } from './branches';
 
 /** gRPC status NOT_FOUND: what the history call answers for an unknown workflow. */
 const GRPC_NOT_FOUND = 5;
@@ -142,6 +145,8 @@ export interface DurasyncClient {
   readonly schedules: SchedulesApi;
   /** Sync runs of links: start, run, progress, cancel, result, schedule (client/sync.ts). */
   readonly sync: SyncApi;
+  /** Branches and their deltas: create, list, show, pushChanges, flush, stats, materialize (client/branches.ts; needs a database). */
+  readonly branches: BranchesApi;
   /** The configuration it was created with. */
   readonly config: DurasyncConfig;
   /** The underlying Temporal client, for what the namespaces do not cover. */
@@ -163,6 +168,7 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
   }
   const workflows = workflowsApi(client, config);
   const schedules = schedulesApi(client, config);
+  const branches = branchesApi(client, config);
   return {
     workflows,
     canary: {
@@ -178,10 +184,15 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
     },
     schedules,
     sync: syncApi(client, config, schedules),
+    branches,
     config,
     temporal: client,
     async close() {
-      await owned?.close();
+      try {
+        await branches.close();
+      } finally {
+        await owned?.close();
+      }
     },
   };
 }

@@ -42,6 +42,13 @@ export interface DurasyncConfig {
     /** DURASYNC_DB_POOL_MAX: connections per process. Default: 10. */
     poolMax: number;
   };
+  /** Object storage (lib/objects.ts): deltas and snapshots of branches. */
+  objects: {
+    /** DURASYNC_OBJECTS_DIR: the folder of the local object store (used when SUPABASE_URL is not set). Default: `<DURASYNC_DATA_DIR>/objects`. */
+    dir: string;
+    /** DURASYNC_OBJECTS_BUCKET: the Supabase Storage bucket (used when SUPABASE_URL is set). Default: `durasync`. */
+    bucket: string;
+  };
   redis: {
     /** REDIS_URL: token cache. Unset: an in-process cache serves one process. */
     url?: string;
@@ -149,6 +156,32 @@ export interface DurasyncConfig {
     maxRestarts: number;
     /** DURASYNC_MANAGER_RESTART_WINDOW. Default: `60s`. */
     restartWindowMs: number;
+  };
+  /** Branch deltas: how changes are batched before Temporal sees them, and the activities' concurrency. */
+  branches: {
+    /** DURASYNC_BRANCH_CONCURRENCY, e.g. `sync=5,compression=2,notification=1,cleanup=1`: concurrent branch work of each kind per worker process. Default: those. */
+    concurrency: { sync: number; compression: number; notification: number; cleanup: number };
+    /** DURASYNC_BRANCH_FLUSH_CHANGES: signal a branch's workflow once this many accepted changes are unsignalled. Default: 100. */
+    flushChanges: number;
+    /** DURASYNC_BRANCH_FLUSH_INTERVAL: ... or once the oldest unsignalled change is this old. Default: `5s`. */
+    flushIntervalMs: number;
+    /** DURASYNC_BRANCH_MAX_BATCH_CHANGES: most changes in one delta. Default: 50000. */
+    maxBatchChanges: number;
+    /** DURASYNC_BRANCH_MAX_BATCH_BYTES: most NDJSON bytes in one delta (`8MB`, `512KB`, bytes). Default: `8MB`. */
+    maxBatchBytes: number;
+    /** DURASYNC_BRANCH_MAX_BODY: largest request body of POST /branches/:id/changes. Default: `25MB`. */
+    maxBodyBytes: number;
+  };
+  /** The Postgres change-stream tailer (lib/branches/pg-tailer.ts): `durasync tail`, or inside `durasync serve`. */
+  tail: {
+    /** DURASYNC_TAIL: `on` runs the tailer inside `durasync serve` too. Default: off (`durasync tail` runs it on its own). */
+    enabled: boolean;
+    /** DURASYNC_TAIL_CONSUMER: the name its position is kept under (change_log_cursors); tailers sharing it never forward a row twice. Default: `durasync`. */
+    consumer: string;
+    /** DURASYNC_TAIL_POLL_INTERVAL: poll change_log this often besides LISTEN/NOTIFY. Default: `2s`. */
+    pollIntervalMs: number;
+    /** DURASYNC_TAIL_PAGE: change_log rows per page (one transaction each), 1-100000. Default: 1000. */
+    pageSize: number;
   };
   /** Ports of what `npm run dev` starts itself. */
   dev: {
@@ -298,6 +331,38 @@ export function parseQueueCounts(raw: string, source: string): Partial<Record<Qu
   return counts;
 }
 
+/** The kinds of branch work with their own concurrency, and their defaults. */
+export const DEFAULT_BRANCH_CONCURRENCY = { sync: 5, compression: 2, notification: 1, cleanup: 1 } as const;
+
+/** Parses `sync=5,compression=2` (1-1000 each; kinds not named keep their default); a ConfigError names `source`. */
+export function parseBranchConcurrency(raw: string, source: string): DurasyncConfig['branches']['concurrency'] {
+  const out: DurasyncConfig['branches']['concurrency'] = { ...DEFAULT_BRANCH_CONCURRENCY };
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [kind, value, extra] = part.split('=');
+    if (!kind || !(kind in out) || value === undefined || extra !== undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
+      throw new ConfigError(source, `expected kind=n pairs with n from 1 to 1000 (kinds: ${Object.keys(DEFAULT_BRANCH_CONCURRENCY).join(', ')}), got "${part}"`);
+    }
+    out[kind as keyof typeof out] = Number(value);
+  }
+  return out;
+}
+
+/** Parses a size: `8MB`, `512KB`, `1GB` (binary multiples) or a number of bytes; undefined if it does not parse. */
+export function parseByteSize(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(raw.trim());
+  if (!m) return undefined;
+  const unit = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return bytes > 0 ? bytes : undefined;
+}
+
+function byteSize(env: Env, name: string, fallback: string): number {
+  const raw = str(env, name) ?? fallback;
+  const bytes = parseByteSize(raw);
+  if (bytes === undefined) throw new ConfigError(name, `expected a size such as 8MB, 512KB or a number of bytes, got "${raw}"`);
+  return bytes;
+}
+
 function duration(env: Env, name: string, fallback: string): number {
   const raw = str(env, name) ?? fallback;
   const ms = parseDuration(raw);
@@ -311,20 +376,32 @@ function positiveDuration(env: Env, name: string, fallback: string): number {
   return ms;
 }
 
+/** A Supabase Storage bucket name: letters, digits and `._-`, 1-100 characters. */
+function bucketName(env: Env, name: string, fallback: string): string {
+  const raw = str(env, name) ?? fallback;
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(raw)) throw new ConfigError(name, `expected a bucket name (letters, digits, . _ -), got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): DurasyncConfig {
   const supabaseUrl = url(env, 'SUPABASE_URL', ['http', 'https']);
   const serviceKey = str(env, 'SUPABASE_SERVICE_ROLE_KEY');
   if (supabaseUrl && !serviceKey) throw new ConfigError('SUPABASE_SERVICE_ROLE_KEY', 'required when SUPABASE_URL is set');
   const shutdownGraceMs = duration(env, 'DURASYNC_SHUTDOWN_GRACE', '30s');
   const workerQueues = queues(env);
+  const dataDir = path.resolve(str(env, 'DURASYNC_DATA_DIR') ?? path.join(PROJECT_ROOT, '.durasync'));
   return {
     logLevel: oneOf(env, 'DURASYNC_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
-    dataDir: path.resolve(str(env, 'DURASYNC_DATA_DIR') ?? path.join(PROJECT_ROOT, '.durasync')),
+    dataDir,
     temporal: temporalSettings(env),
     database: {
       url: url(env, 'DATABASE_URL', ['postgres', 'postgresql']),
       supabase: supabaseUrl && serviceKey ? { url: supabaseUrl, serviceKey } : undefined,
       poolMax: int(env, 'DURASYNC_DB_POOL_MAX', 10, 1, 1000)!,
+    },
+    objects: {
+      dir: path.resolve(str(env, 'DURASYNC_OBJECTS_DIR') ?? path.join(dataDir, 'objects')),
+      bucket: bucketName(env, 'DURASYNC_OBJECTS_BUCKET', 'durasync'),
     },
     redis: {
       url: url(env, 'REDIS_URL', ['redis', 'rediss']),
@@ -383,6 +460,20 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
       restartBackoffMs: duration(env, 'DURASYNC_MANAGER_RESTART_BACKOFF', '1s'),
       maxRestarts: int(env, 'DURASYNC_MANAGER_MAX_RESTARTS', 5, 0, 1000)!,
       restartWindowMs: duration(env, 'DURASYNC_MANAGER_RESTART_WINDOW', '60s'),
+    },
+    branches: {
+      concurrency: str(env, 'DURASYNC_BRANCH_CONCURRENCY') === undefined ? { ...DEFAULT_BRANCH_CONCURRENCY } : parseBranchConcurrency(str(env, 'DURASYNC_BRANCH_CONCURRENCY')!, 'DURASYNC_BRANCH_CONCURRENCY'),
+      flushChanges: int(env, 'DURASYNC_BRANCH_FLUSH_CHANGES', 100, 1, 1_000_000)!,
+      flushIntervalMs: positiveDuration(env, 'DURASYNC_BRANCH_FLUSH_INTERVAL', '5s'),
+      maxBatchChanges: int(env, 'DURASYNC_BRANCH_MAX_BATCH_CHANGES', 50_000, 1, 10_000_000)!,
+      maxBatchBytes: byteSize(env, 'DURASYNC_BRANCH_MAX_BATCH_BYTES', '8MB'),
+      maxBodyBytes: byteSize(env, 'DURASYNC_BRANCH_MAX_BODY', '25MB'),
+    },
+    tail: {
+      enabled: oneOf(env, 'DURASYNC_TAIL', ['on', 'off'] as const, 'off') === 'on',
+      consumer: str(env, 'DURASYNC_TAIL_CONSUMER') ?? 'durasync',
+      pollIntervalMs: positiveDuration(env, 'DURASYNC_TAIL_POLL_INTERVAL', '2s'),
+      pageSize: int(env, 'DURASYNC_TAIL_PAGE', 1000, 1, 100_000)!,
     },
     dev: {
       temporal: oneOf(env, 'DURASYNC_DEV_TEMPORAL', ['embedded', 'external'] as const, 'embedded'),

@@ -4,7 +4,7 @@ import type { Logger } from './logger';
 
 /**
  * A small HTTP layer shared by the ops server (workers/) and the ingress (client/): exact-path
- * routes, JSON answers, a catch-all that turns thrown errors into a 500 without leaking them.
+ * routes and routes with `:name` path parameters (`/branches/:branchId/changes`), JSON answers, a catch-all that turns thrown errors into a 500 without leaking them.
  */
 /** A failure that answers with its HTTP status and `{ "error": message }`. */
 export class HttpError extends Error {
@@ -34,8 +34,38 @@ export async function readBody(req: http.IncomingMessage, limit: number): Promis
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void;
+/** A route's handler; `params` holds the decoded values of the route's `:name` segments. */
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, params: Record<string, string>) => Promise<void> | void;
 export type Routes = Record<string, Partial<Record<'GET' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS', Handler>>>;
+
+/**
+ * The route of a path: an exact key first, else a key with `:name` segments, each matching one
+ * non-empty segment (percent-decoded into `params`). Undefined when none matches.
+ */
+export function matchRoute(routes: Routes, pathname: string): { key: string; route: Routes[string]; params: Record<string, string> } | undefined {
+  const exact = routes[pathname];
+  if (exact) return { key: pathname, route: exact, params: {} };
+  const parts = pathname.split('/');
+  for (const [key, route] of Object.entries(routes)) {
+    if (!key.includes('/:')) continue;
+    const pattern = key.split('/');
+    if (pattern.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    const matched = pattern.every((segment, i) => {
+      const part = parts[i]!;
+      if (!segment.startsWith(':')) return segment === part;
+      if (part === '') return false;
+      try {
+        params[segment.slice(1)] = decodeURIComponent(part);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (matched) return { key, route, params };
+  }
+  return undefined;
+}
 
 export interface RunningServer {
   url: string;
@@ -58,7 +88,8 @@ export async function startHttpServer(options: { host: string; port: number; rou
   const { routes, logger } = options;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routes[url.pathname];
+    const matched = matchRoute(routes, url.pathname);
+    const route = matched?.route;
     const handler = route?.[(req.method ?? 'GET') as keyof typeof route];
     if (!route) return sendJson(res, 404, { error: `no route ${url.pathname}` });
     if (!handler) {
@@ -66,7 +97,7 @@ export async function startHttpServer(options: { host: string; port: number; rou
       return sendJson(res, 405, { error: `${req.method} not allowed on ${url.pathname}` });
     }
     Promise.resolve()
-      .then(() => handler(req, res, url))
+      .then(() => handler(req, res, url, matched?.params ?? {}))
       .catch((err: unknown) => {
         if (err instanceof HttpError && !res.headersSent) {
           if (err.status === 413) res.setHeader('connection', 'close');

@@ -107,3 +107,55 @@ describe('bench sync scenario', () => {
     expect(stderr).toContain('drive_initial: 50 files');
   }, 60_000);
 });
+
+/**
+ * `npm run bench -- deltas --json` at a tiny size, as a real child process (its own Temporal dev
+ * server and scratch database, a branch-delta worker, a BullMQ queue on the test Redis). The
+ * figures mean nothing at this size; what must hold at any size: nothing lost on either side,
+ * every change in a committed delta, compression on repeated updates, a latency per batch.
+ */
+describe('bench deltas scenario', () => {
+  const resultsDir = mkdtempSync(path.join(os.tmpdir(), 'durasync-bench-deltas-test-'));
+  afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
+
+  it('reports changes/s, BullMQ changes/s, compression, flush p99 and nothing lost', async () => {
+    const args = ['deltas', '--changes', '4000', '--latency-seconds', '2', '--repeat', '1000', '--bullmq-changes', '500', '--json'];
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_RESULTS_DIR: resultsDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), 75_000);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    clearTimeout(timer);
+
+    if (code !== 0) throw new Error(`bench exited ${code}:\n${stderr.slice(-3000)}`);
+    const lines = stdout.trim().split('\n');
+    const report = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown> & {
+      targets: Record<string, unknown>;
+      flush: { batches: number; batches_committed: number; p50_ms: number };
+      compression: { changes: number; rawBytes: number; storedBytes: number };
+    };
+    expect(report.scenario).toBe('deltas');
+    for (const field of ['changes_per_sec', 'bullmq_changes_per_sec', 'compression_ratio', 'flush_p99_ms']) {
+      expect(typeof report[field]).toBe('number');
+      expect(report[field]).toBeGreaterThan(0);
+    }
+    expect(report).toMatchObject({ lost: 0, bullmq_lost: 0, sent: 4000 + 1000 + 2000, committed: 4000 + 1000 + 2000 });
+    expect(report.compression_ratio).toBeGreaterThan(1);
+    expect(report.compression.changes).toBe(1000);
+    expect(report.compression.rawBytes).toBeGreaterThan(report.compression.storedBytes);
+    // Every paced batch was committed, and its latency is a real duration.
+    expect(report.flush.batches_committed).toBe(report.flush.batches);
+    expect(report.flush_p99_ms).toBeGreaterThanOrEqual(report.flush.p50_ms);
+    expect(Object.keys(report.targets).sort()).toEqual(['at_least_2x_bullmq', 'changes_per_sec_at_least_10000', 'compression_at_least_20x', 'nothing_lost']);
+    expect(report.targets.nothing_lost).toBe(true);
+    for (const met of Object.values(report.targets)) expect(typeof met).toBe('boolean');
+    expect(JSON.parse(readFileSync(path.join(resultsDir, 'deltas.json'), 'utf8'))).toEqual(report);
+    expect(stderr).toContain('throughput:');
+  }, 90_000);
+});

@@ -5,13 +5,26 @@ import type { DurasyncMetrics } from '../lib/metrics';
 import type { ApiQueueName, QueueName } from '../lib/queues';
 import type { Store } from '../lib/db/store';
 import type { GithubSettings } from '../lib/providers/github';
-import { createGoogleRefresher, type GoogleSettings } from '../lib/providers/google';
+import type { GoogleSettings } from '../lib/providers/google';
 import { TokenService } from '../lib/tokens/token-service';
 import { createOpsActivities } from '../activities/ops';
-import { createDriveActivities } from '../activities/sync/drive';
-import { createGithubActivities } from '../activities/sync/github';
-import { createSyncRecordActivities } from '../activities/sync/records';
-import { createJobActivities } from '../activities/jobs';
+import type * as GoogleModule from '../lib/providers/google';
+import type * as DriveModule from '../activities/sync/drive';
+import type * as GithubModule from '../activities/sync/github';
+import type * as JobsModule from '../activities/jobs';
+import type * as RecordsModule from '../activities/sync/records';
+import type * as BranchesModule from '../activities/branches';
+import type { BranchConcurrency } from '../activities/branches';
+import type { ObjectStore } from '../lib/objects';
+
+// Each family's activities (and the provider SDKs they load: googleapis, Octokit) are loaded when a
+// process serves that family, so a process of one queue does not pay for the others (googleapis'
+// Drive module and Octokit are about 15 MB). A synchronous require keeps this working the same
+// under tsx, ts-jest and the compiled build (a dynamic import() would need file extensions).
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- deliberate lazy load, see above
+  return require(id) as T;
+}
 
 /** What a worker process builds once and hands to every activity factory. */
 export interface ActivityDeps {
@@ -24,6 +37,10 @@ export interface ActivityDeps {
   google?: Pick<GoogleSettings, 'rootUrl'>;
   /** Default: api.github.com. */
   github?: GithubSettings;
+  /** Object storage (deltas, snapshots); the branch-delta activities need it. */
+  objects?: ObjectStore;
+  /** Concurrency per kind of branch work (DURASYNC_BRANCH_CONCURRENCY). */
+  branchConcurrency?: Partial<BranchConcurrency>;
 }
 
 const syncDeps = (deps: ActivityDeps) => ({ ...deps, tokens: deps.tokens ?? null, google: deps.google ?? {}, github: deps.github ?? {} });
@@ -37,22 +54,25 @@ export function createActivityDeps(options: { config: DurasyncConfig; store: Sto
         store,
         cache,
         keys: config.tokens.keys,
-        refresher: createGoogleRefresher(google),
+        refresher: {
+          // googleapis loads only in processes that refresh Google tokens.
+          refresh: (provider, refreshToken) => load<typeof GoogleModule>('../lib/providers/google').createGoogleRefresher(google).refresh(provider, refreshToken),
+        },
         logger,
         refreshMarginMs: config.tokens.refreshMarginMs,
         onCacheUnavailable: (operation) => metrics?.cacheUnavailable.inc({ operation }),
       })
     : null;
-  return { store, cache, logger, tokens, google: { rootUrl: google.rootUrl }, github: config.providers.github };
+  return { store, cache, logger, tokens, google: { rootUrl: google.rootUrl }, github: config.providers.github, branchConcurrency: config.branches.concurrency };
 }
 
 /** The activities of a provider API queue (activity-only workers). */
 export function activitiesForApiQueue(queue: ApiQueueName, deps: ActivityDeps): object {
   switch (queue) {
     case 'drive-api':
-      return { ...createDriveActivities(syncDeps(deps)) };
+      return { ...load<typeof DriveModule>('../activities/sync/drive').createDriveActivities(syncDeps(deps)) };
     case 'github-api':
-      return { ...createGithubActivities(syncDeps(deps)) };
+      return { ...load<typeof GithubModule>('../activities/sync/github').createGithubActivities(syncDeps(deps)) };
   }
 }
 
@@ -63,11 +83,17 @@ export function activitiesForApiQueue(queue: ApiQueueName, deps: ActivityDeps): 
 export function activitiesForQueue(queue: QueueName, deps: ActivityDeps): object {
   const ops = createOpsActivities(deps);
   switch (queue) {
-    case 'sync':
+    case 'sync': {
+      const { createJobActivities } = load<typeof JobsModule>('../activities/jobs');
+      const { createSyncRecordActivities } = load<typeof RecordsModule>('../activities/sync/records');
       return { ...ops, ...createJobActivities(deps), ...createSyncRecordActivities(deps) };
+    }
     case 'ingestion':
       return { ...ops };
-    case 'branch-delta':
-      return { ...ops };
+    case 'branch-delta': {
+      if (!deps.objects) return { ...ops };
+      const { createBranchActivities } = load<typeof BranchesModule>('../activities/branches');
+      return { ...ops, ...createBranchActivities({ store: deps.store, objects: deps.objects, logger: deps.logger, concurrency: deps.branchConcurrency }) };
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { startIngressServer } from '../client/ingress';
+import { openBranchIngress, startIngressServer } from '../client/ingress';
 import type { DurasyncConfig } from '../lib/config';
 import { startEmbeddedPostgres } from '../lib/db/embedded-postgres';
 import { migrate } from '../lib/db/migrate';
@@ -80,9 +80,11 @@ export async function runDev({ config, logger }: DevOptions): Promise<void> {
       logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied.length }, 'migrations applied');
     }
 
-    const { connection } = await connectClient(env);
+    const { client, connection } = await connectClient(env);
     stack.push({ name: 'temporal client', stop: () => connection.close() });
-    const ingress = await startIngressServer({ host: config.ingress.host, port: config.ingress.port, logger, connection });
+    const branches = await openBranchIngress({ config: env, client, logger });
+    if (branches) stack.push({ name: 'branch change feed', stop: () => branches.close() });
+    const ingress = await startIngressServer({ host: config.ingress.host, port: config.ingress.port, logger, connection, ...(branches ? { branches: branches.options } : {}) });
     stack.push({ name: 'ingress', stop: () => ingress.close() });
 
     workersStarted = true;

@@ -4,6 +4,7 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import type { DurasyncConfig } from '../lib/config';
 import { createCache, type Cache } from '../lib/cache';
 import { createStore, type Store } from '../lib/db/store';
+import { createObjectStore } from '../lib/objects';
 import type { Logger } from '../lib/logger';
 import { createMetrics, updateIdleIterations, type DurasyncMetrics } from '../lib/metrics';
 import { freePort } from '../lib/net';
@@ -119,7 +120,9 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
     const metrics = createMetrics();
     const stats = new WorkerStats();
 
-    const deps = createActivityDeps({ config, store, cache, logger, metrics });
+    const objects = createObjectStore(config);
+    opened.push({ name: 'object store', close: () => objects.close() });
+    const deps = { ...createActivityDeps({ config, store, cache, logger, metrics }), objects };
     // The provider API queues this process's families use are polled here too (activity-only workers).
     const polled: Array<QueueName | ApiQueueName> = [...queues, ...apiQueuesFor(queues)];
     const workers = await Promise.all(

@@ -12,3 +12,6 @@ export { syncLink, driveToGithub, githubToDrive, cancelSyncSignal } from './sync
 export type { SyncLinkInput, SyncRunResult, SyncTotals } from './sync/sync-link';
 export { scheduledSync } from './sync/scheduled-sync';
 export type { ScheduledSyncInput, ScheduledSyncResult, ScheduledSyncSkipped } from './sync/scheduled-sync';
+export { branchDeltas, compactBranch, cleanupBranch, changesSignal, flushUpdate, statsQuery, branchWorkflowId } from './branches/branch-deltas';
+export type { BranchDeltasInput, CompactBranchInput, CompactBranchResult, CleanupBranchResult } from './branches/branch-deltas';
+export type { BranchStats, Change, ChangesSignal, DeltaSummary } from './branches/types';

@@ -17,6 +17,7 @@ import {
   unacceptableSchema,
 } from './postgrest-errors';
 import type { PostgrestErrorResponse } from './postgrest-errors';
+import { createStorageEmulator } from './storage';
 
 export interface SupabaseEmulatorOptions {
   /** The Postgres the functions run on (any postgres:// URL, embedded PGlite included). */
@@ -33,6 +34,8 @@ export interface SupabaseEmulatorOptions {
   poolMax?: number;
   /** Receives one debug line per request and warnings about failed connections. Default: none. */
   logger?: Logger;
+  /** Storage buckets that exist from the start (objects are kept in memory). Default: none. */
+  storageBuckets?: string[];
 }
 
 export interface SupabaseEmulator {
@@ -50,7 +53,8 @@ export interface SupabaseEmulator {
  * as PostgREST does: 200 with an array for set-returning functions, the value for scalars, an
  * object for a composite, 204 for void; PostgREST's error bodies and statuses otherwise (401
  * PGRST302/PGRST301 without the service key, 404 PGRST202 for an unknown function, the SQLSTATE
- * mapping for database errors). Not emulated: tables (`/rest/v1/<table>`), JWT roles and claims,
+ * mapping for database errors). Also Supabase Storage's object endpoints (`/storage/v1/...`, in
+ * memory: see storage.ts). Not emulated: tables (`/rest/v1/<table>`), JWT roles and claims,
  * `Prefer` headers, bulk calls with an array body.
  */
 export async function startSupabaseEmulator(options: SupabaseEmulatorOptions): Promise<SupabaseEmulator> {
@@ -64,6 +68,7 @@ export async function startSupabaseEmulator(options: SupabaseEmulatorOptions): P
     options: '-c TimeZone=UTC',
   });
   pool.on('error', (err) => logger?.warn({ err }, 'supabase emulator: idle connection failed'));
+  const storage = createStorageEmulator({ serviceKey: options.serviceKey, buckets: options.storageBuckets });
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -76,6 +81,7 @@ export async function startSupabaseEmulator(options: SupabaseEmulatorOptions): P
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     logger?.debug({ method: req.method, path: url.pathname }, 'supabase emulator request');
+    if (url.pathname.startsWith('/storage/v1/')) return storage.handle(req, res, url);
     if (!url.pathname.startsWith('/rest/v1/')) {
       send(res, 404, JSON.stringify({ message: 'no Route matched with those values' }));
       return;

@@ -1,6 +1,6 @@
 import { UnexpectedResultError } from './errors';
 import { CONFLICT_POLICIES, SYNC_DIRECTIONS } from './types';
-import type { Branch, BranchDelta, ConflictPolicy, DeadLetter, FeatureFlag, JsonValue, StagedContent, StoredProviderToken, SyncConflictRecord, SyncDirection, SyncFile, SyncJob, SyncJobStatus, SyncLink, SyncLinkStatus } from './types';
+import type { Branch, BranchDelta, BranchPendingSummary, BranchSnapshot, PendingBranchBatch, ConflictPolicy, DeadLetter, FeatureFlag, JsonValue, StagedContent, StoredProviderToken, SyncConflictRecord, SyncDirection, SyncFile, SyncJob, SyncJobStatus, SyncLink, SyncLinkStatus } from './types';
 
 /**
  * snake_case rows of the SQL functions -> camelCase store types, in one place for both adapters.
@@ -146,6 +146,7 @@ export function toBranch(row: Row, fn: string): Branch {
     metadata: r.json('metadata'),
     createdAt: r.date('created_at'),
     updatedAt: r.date('updated_at'),
+    archivedAt: r.dateOrNull('archived_at'),
   };
 }
 
@@ -161,7 +162,31 @@ export function toBranchDelta(row: Row, fn: string): BranchDelta {
     startLsn: r.stringOrNull('start_lsn'),
     endLsn: r.stringOrNull('end_lsn'),
     createdAt: r.date('created_at'),
+    rawBytes: r.intOrNull('raw_bytes'),
+    codec: r.stringOrNull('codec'),
   };
+}
+
+export function toBranchSnapshot(row: Row, fn: string): BranchSnapshot {
+  const r = reader(row, fn);
+  return {
+    branchId: r.string('branch_id'),
+    seq: r.int('seq'),
+    objectKey: r.string('object_key'),
+    checksum: r.string('checksum'),
+    documentCount: r.int('document_count'),
+    createdAt: r.date('created_at'),
+  };
+}
+
+export function toPendingBranchBatch(row: Row, fn: string): PendingBranchBatch {
+  const r = reader(row, fn);
+  return { batchId: r.string('batch_id'), payload: r.string('payload'), changeCount: r.int('change_count'), byteSize: r.int('byte_size') };
+}
+
+export function toBranchPendingSummary(row: Row, fn: string): BranchPendingSummary {
+  const r = reader(row, fn);
+  return { branchId: r.string('branch_id'), lastBatchId: r.string('last_batch_id'), changes: r.int('changes'), bytes: r.int('bytes') };
 }
 
 export function toDeadLetter(row: Row, fn: string): DeadLetter {

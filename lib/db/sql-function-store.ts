@@ -1,8 +1,15 @@
 import { NotFoundError, UnexpectedResultError } from './errors';
-import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toDeadLetter, toFeatureFlag, toProviderToken, toStagedContent, toSyncConflict, toSyncFile, toSyncJob, toSyncLink } from './rows';
+import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toBranchPendingSummary, toBranchSnapshot, toPendingBranchBatch, toDeadLetter, toFeatureFlag, toProviderToken, toStagedContent, toSyncConflict, toSyncFile, toSyncJob, toSyncLink } from './rows';
 import type { Row } from './rows';
 import type {
+  AppendBranchChangesInput,
   Branch,
+  BranchDelta,
+  BranchPendingSummary,
+  BranchSnapshot,
+  DeletedBranchData,
+  PendingBranchBatch,
+  RecordBranchSnapshotInput,
   ClaimSyncJobsInput,
   CommitBranchDeltaInput,
   CommitBranchDeltaResult,
@@ -173,10 +180,80 @@ export abstract class SqlFunctionStore {
         p_checksum: input.checksum,
         p_start_lsn: input.startLsn,
         p_end_lsn: input.endLsn,
+        p_batch_ids: input.batchIds === undefined ? undefined : new JsonArg(input.batchIds),
+        p_raw_bytes: input.rawBytes,
+        p_codec: input.codec,
       }),
       fn,
     );
     return { delta: toBranchDelta(row, fn), created: createdFlag(row, fn), headSeq: intColumn(row, fn, 'head_seq') };
+  }
+
+  async listBranches(): Promise<Branch[]> {
+    const fn = 'list_branches';
+    return (await this.callRows(fn, {})).map((row) => toBranch(row, fn));
+  }
+
+  async appendBranchChanges(input: AppendBranchChangesInput): Promise<{ batchId: string }> {
+    const fn = 'append_branch_changes';
+    const value = await this.callScalar(fn, {
+      p_branch_id: input.branchId,
+      p_payload: input.payload,
+      p_change_count: input.changeCount,
+      p_byte_size: input.byteSize,
+      p_first_ts: input.firstTs,
+      p_last_ts: input.lastTs,
+    });
+    if (typeof value !== 'string' || !/^\d+$/.test(value)) {
+      throw new UnexpectedResultError(`${fn} returned ${JSON.stringify(value)?.slice(0, 60)}, expected a batch id`, undefined);
+    }
+    return { batchId: value };
+  }
+
+  async pendingBranchBatches(input: { branchId: string; maxChanges: number; maxBytes: number }): Promise<PendingBranchBatch[]> {
+    const fn = 'pending_branch_batches';
+    const rows = await this.callRows(fn, { p_branch_id: input.branchId, p_max_changes: input.maxChanges, p_max_bytes: input.maxBytes });
+    return rows.map((row) => toPendingBranchBatch(row, fn));
+  }
+
+  async branchesWithPendingBatches(): Promise<BranchPendingSummary[]> {
+    const fn = 'branches_with_pending_batches';
+    return (await this.callRows(fn, {})).map((row) => toBranchPendingSummary(row, fn));
+  }
+
+  async listBranchDeltas(branchId: string, range?: { fromSeq?: number; toSeq?: number }): Promise<BranchDelta[]> {
+    const fn = 'list_branch_deltas';
+    const rows = await this.callRows(fn, { p_branch_id: branchId, p_from_seq: range?.fromSeq, p_to_seq: range?.toSeq });
+    return rows.map((row) => toBranchDelta(row, fn));
+  }
+
+  async recordBranchSnapshot(input: RecordBranchSnapshotInput): Promise<BranchSnapshot> {
+    const fn = 'record_branch_snapshot';
+    const rows = await this.callRows(fn, {
+      p_branch_id: input.branchId,
+      p_seq: input.seq,
+      p_object_key: input.objectKey,
+      p_checksum: input.checksum,
+      p_document_count: input.documentCount,
+    });
+    return toBranchSnapshot(onlyRow(rows, fn), fn);
+  }
+
+  async latestBranchSnapshot(branchId: string, atOrBeforeSeq: number): Promise<BranchSnapshot | null> {
+    const fn = 'latest_branch_snapshot';
+    const [row] = await this.callRows(fn, { p_branch_id: branchId, p_at_or_before_seq: atOrBeforeSeq });
+    return row ? toBranchSnapshot(row, fn) : null;
+  }
+
+  async archiveBranch(id: string): Promise<Branch> {
+    const fn = 'archive_branch';
+    return toBranch(onlyRow(await this.callRows(fn, { p_id: id }), fn), fn);
+  }
+
+  async deleteBranchData(id: string): Promise<DeletedBranchData> {
+    const fn = 'delete_branch_data';
+    const row = onlyRow(await this.callRows(fn, { p_id: id }), fn);
+    return { deltas: intColumn(row, fn, 'deltas'), snapshots: intColumn(row, fn, 'snapshots'), batches: intColumn(row, fn, 'batches') };
   }
 
   async createSyncLink(input: CreateSyncLinkInput): Promise<{ link: SyncLink; created: boolean }> {

@@ -3,7 +3,14 @@ import type { Logger } from '../logger';
 import { PgStore } from './pg-store';
 import { SupabaseStore } from './supabase-store';
 import type {
+  AppendBranchChangesInput,
   Branch,
+  BranchPendingSummary,
+  BranchDelta,
+  BranchSnapshot,
+  DeletedBranchData,
+  PendingBranchBatch,
+  RecordBranchSnapshotInput,
   ClaimSyncJobsInput,
   CommitBranchDeltaInput,
   CommitBranchDeltaResult,
@@ -119,10 +126,70 @@ export interface Store {
   /**
    * Records delta `seq` of a branch and moves its head there in one transaction
    * (`commit_branch_delta`). `seq` must be headSeq + 1: otherwise BranchSeqGapError and nothing
-   * changes. Re-committing a committed seq returns the stored delta with `created: false`.
-   * NotFoundError for an unknown branch.
+   * changes. In the same transaction, the batches of `batchIds` that belong to this branch and are
+   * not yet consumed are marked consumed by this seq (pendingBranchBatches no longer returns
+   * them). Re-committing a committed seq returns the stored delta with `created: false` and
+   * changes nothing (no batch is marked). NotFoundError for an unknown branch; ConflictError
+   * (reason `archived`) for a new seq on an archived branch.
    */
   commitBranchDelta(input: CommitBranchDeltaInput): Promise<CommitBranchDeltaResult>;
+
+  /** Every branch, oldest first, archived ones included (`list_branches`). */
+  listBranches(): Promise<Branch[]>;
+
+  /**
+   * Appends a batch of changes (NDJSON `payload`, one Change per line) to a branch
+   * (`append_branch_changes`); it waits, durable, until a committed delta holds it. Returns the
+   * batch id (a bigint, as a string; ids grow with appends). NotFoundError for an unknown branch;
+   * ConflictError (reason `archived`) for an archived one.
+   */
+  appendBranchChanges(input: AppendBranchChangesInput): Promise<{ batchId: string }>;
+
+  /**
+   * The branch's unconsumed batches, oldest (lowest id) first, as many as fit within both
+   * `maxChanges` and `maxBytes` counted cumulatively; the first pending batch always comes back,
+   * even when it alone exceeds a cap. Empty when nothing is pending (or the branch is unknown)
+   * (`pending_branch_batches`).
+   */
+  pendingBranchBatches(input: { branchId: string; maxChanges: number; maxBytes: number }): Promise<PendingBranchBatch[]>;
+
+  /**
+   * Branches that are not archived and have unconsumed batches, with the newest such batch id and
+   * the pending totals, oldest pending work first (`branches_with_pending_batches`).
+   */
+  branchesWithPendingBatches(): Promise<BranchPendingSummary[]>;
+
+  /**
+   * The branch's deltas in seq order, optionally within `fromSeq`..`toSeq` (inclusive). Empty for
+   * an unknown branch (`list_branch_deltas`).
+   */
+  listBranchDeltas(branchId: string, range?: { fromSeq?: number; toSeq?: number }): Promise<BranchDelta[]>;
+
+  /**
+   * Records a snapshot of a branch's state at `seq` (0..headSeq) stored at `objectKey`
+   * (`record_branch_snapshot`). Idempotent on (branch, seq): a repeat returns the row stored
+   * first. NotFoundError for an unknown branch; InvalidArgumentError for a seq beyond the head;
+   * ConflictError when another snapshot already uses the object key.
+   */
+  recordBranchSnapshot(input: RecordBranchSnapshotInput): Promise<BranchSnapshot>;
+
+  /** The branch's newest snapshot at or before `atOrBeforeSeq`, or null (`latest_branch_snapshot`). */
+  latestBranchSnapshot(branchId: string, atOrBeforeSeq: number): Promise<BranchSnapshot | null>;
+
+  /**
+   * Archives a branch (`archive_branch`): appends and new deltas are refused from then on.
+   * Idempotent (the first archivedAt stays). NotFoundError for an unknown id.
+   */
+  archiveBranch(id: string): Promise<Branch>;
+
+  /**
+   * Deletes an archived branch's rows: its batches, deltas, snapshots and the branch itself, in
+   * one transaction (`delete_branch_data`), and says how many of each went. Objects in storage
+   * are the caller's to delete (list the deltas first). ConflictError when the branch is not
+   * archived (reason `state`) or has child branches (reason `children`). An unknown id counts as
+   * already deleted: all zeros, so a retry after a lost answer succeeds.
+   */
+  deleteBranchData(id: string): Promise<DeletedBranchData>;
 
   /**
    * Records work given up on (`record_dead_letter`). Upsert on (source, ref): a second record

@@ -111,6 +111,8 @@ export interface Branch {
   metadata: JsonValue;
   createdAt: Date;
   updatedAt: Date;
+  /** When archive_branch archived it (no more appends or new deltas); null while active. */
+  archivedAt: Date | null;
 }
 
 export interface CreateBranchInput {
@@ -138,6 +140,10 @@ export interface BranchDelta {
   startLsn: string | null;
   endLsn: string | null;
   createdAt: Date;
+  /** Serialised (NDJSON) size before compression; null for deltas committed without it. */
+  rawBytes: number | null;
+  /** Compression of the object (`br`, `gzip`); null for deltas committed without it. */
+  codec: string | null;
 }
 
 export interface CommitBranchDeltaInput {
@@ -150,6 +156,12 @@ export interface CommitBranchDeltaInput {
   checksum: string;
   startLsn?: string;
   endLsn?: string;
+  /** Batches (branch_change_batches ids) the delta holds: marked consumed in the same transaction as the head move. */
+  batchIds?: string[];
+  /** Serialised size before compression. */
+  rawBytes?: number;
+  /** Compression of the object, e.g. `br`. */
+  codec?: string;
 }
 
 export interface CommitBranchDeltaResult {
@@ -298,3 +310,58 @@ export interface SyncConflictRecord {
 }
 
 export type SyncConflictInput = Omit<SyncConflictRecord, 'linkId' | 'runId' | 'createdAt'>;
+
+/** A stored snapshot of a branch's materialised state at `seq` (an object in object storage). */
+export interface BranchSnapshot {
+  branchId: string;
+  seq: number;
+  objectKey: string;
+  /** stateChecksum of the documents (lib/branches/materialize.ts). */
+  checksum: string;
+  documentCount: number;
+  createdAt: Date;
+}
+
+export interface AppendBranchChangesInput {
+  branchId: string;
+  /** NDJSON, one Change per line. */
+  payload: string;
+  changeCount: number;
+  byteSize: number;
+  /** ISO 8601 timestamps of the first and last change. */
+  firstTs?: string;
+  lastTs?: string;
+}
+
+/** An unconsumed batch of changes, as pendingBranchBatches returns it. */
+export interface PendingBranchBatch {
+  /** bigint, as a string. */
+  batchId: string;
+  payload: string;
+  changeCount: number;
+  byteSize: number;
+}
+
+/** A branch with batches waiting for a delta. */
+export interface BranchPendingSummary {
+  branchId: string;
+  /** The newest unconsumed batch id. */
+  lastBatchId: string;
+  changes: number;
+  bytes: number;
+}
+
+export interface RecordBranchSnapshotInput {
+  branchId: string;
+  seq: number;
+  objectKey: string;
+  checksum: string;
+  documentCount: number;
+}
+
+/** Rows deleteBranchData removed. */
+export interface DeletedBranchData {
+  deltas: number;
+  snapshots: number;
+  batches: number;
+}

@@ -373,6 +373,156 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(await store.setSyncLinkCursors({ id: link.id, githubCursor: 'def456' })).toMatchObject({ driveCursor: '42', githubCursor: 'def456' });
     });
 
+    it('appends change batches and hands out pending ones oldest first within both caps', async () => {
+      const { branch } = await store.createBranch({ name: `intake-${uid()}` });
+      const append = (changeCount: number, byteSize: number, extra: { firstTs?: string; lastTs?: string } = {}) =>
+        store.appendBranchChanges({ branchId: branch.id, payload: `{"n":${changeCount}}\n{"bytes":${byteSize}}`, changeCount, byteSize, ...extra });
+      const a = await append(2, 100, { firstTs: '2026-01-01T00:00:00.000Z', lastTs: '2026-01-01T00:00:01.000Z' });
+      const b = await append(3, 200);
+      const c = await append(4, 300);
+      for (const { batchId } of [a, b, c]) expect(batchId).toMatch(/^\d+$/);
+      expect(BigInt(a.batchId) < BigInt(b.batchId) && BigInt(b.batchId) < BigInt(c.batchId)).toBe(true);
+
+      const ids = (batches: Array<{ batchId: string }>) => batches.map((x) => x.batchId);
+      const within = await store.pendingBranchBatches({ branchId: branch.id, maxChanges: 5, maxBytes: 10_000 });
+      expect(within).toEqual([
+        { batchId: a.batchId, payload: '{"n":2}\n{"bytes":100}', changeCount: 2, byteSize: 100 },
+        { batchId: b.batchId, payload: '{"n":3}\n{"bytes":200}', changeCount: 3, byteSize: 200 },
+      ]);
+      expect(ids(await store.pendingBranchBatches({ branchId: branch.id, maxChanges: 100, maxBytes: 300 }))).toEqual([a.batchId, b.batchId]);
+      expect(ids(await store.pendingBranchBatches({ branchId: branch.id, maxChanges: 100, maxBytes: 299 }))).toEqual([a.batchId]);
+      // the first pending batch comes back even when it alone exceeds a cap
+      expect(ids(await store.pendingBranchBatches({ branchId: branch.id, maxChanges: 1, maxBytes: 1 }))).toEqual([a.batchId]);
+      expect(ids(await store.pendingBranchBatches({ branchId: branch.id, maxChanges: 1000, maxBytes: 1_000_000 }))).toEqual([a.batchId, b.batchId, c.batchId]);
+      expect(await store.pendingBranchBatches({ branchId: randomUUID(), maxChanges: 10, maxBytes: 10 })).toEqual([]);
+
+      const pending = (await store.branchesWithPendingBatches()).find((p) => p.branchId === branch.id);
+      expect(pending).toEqual({ branchId: branch.id, lastBatchId: c.batchId, changes: 9, bytes: 600 });
+
+      await expect(store.appendBranchChanges({ branchId: randomUUID(), payload: '', changeCount: 0, byteSize: 0 })).rejects.toMatchObject({
+        name: 'NotFoundError',
+        resource: 'branch',
+      });
+    });
+
+    it('marks exactly the listed unconsumed batches of the branch consumed when their delta commits, and not on a re-commit', async () => {
+      const { branch } = await store.createBranch({ name: `consume-${uid()}` });
+      const { branch: other } = await store.createBranch({ name: `consume-other-${uid()}` });
+      const append = (branchId: string) => store.appendBranchChanges({ branchId, payload: '{}', changeCount: 1, byteSize: 2 });
+      const [a, b, c] = [await append(branch.id), await append(branch.id), await append(branch.id)];
+      const foreign = await append(other.id);
+      const pendingIds = async (branchId: string) =>
+        (await store.pendingBranchBatches({ branchId, maxChanges: 1000, maxBytes: 1_000_000 })).map((x) => x.batchId);
+
+      const first = await store.commitBranchDelta({
+        branchId: branch.id,
+        seq: 1,
+        objectKey: `branches/${branch.id}/deltas/1`,
+        changeCount: 2,
+        byteSize: 40,
+        checksum: 'sum-1',
+        batchIds: [a.batchId, b.batchId, foreign.batchId, '999999999999'],
+        rawBytes: 4,
+        codec: 'br',
+      });
+      expect(first).toMatchObject({ created: true, headSeq: 1, delta: { seq: 1, rawBytes: 4, codec: 'br' } });
+      expect(await pendingIds(branch.id)).toEqual([c.batchId]);
+      expect(await pendingIds(other.id)).toEqual([foreign.batchId]);
+
+      // a re-commit of seq 1 changes nothing, batches included
+      const replay = await store.commitBranchDelta({ branchId: branch.id, seq: 1, objectKey: `x-${uid()}`, changeCount: 1, byteSize: 1, checksum: 'other', batchIds: [c.batchId] });
+      expect(replay).toEqual({ delta: first.delta, created: false, headSeq: 1 });
+      expect(await pendingIds(branch.id)).toEqual([c.batchId]);
+
+      // a refused commit (gap) marks nothing either
+      await expect(
+        store.commitBranchDelta({ branchId: branch.id, seq: 5, objectKey: `x-${uid()}`, changeCount: 1, byteSize: 1, checksum: 'gap', batchIds: [c.batchId] }),
+      ).rejects.toBeInstanceOf(BranchSeqGapError);
+      expect(await pendingIds(branch.id)).toEqual([c.batchId]);
+
+      const second = await store.commitBranchDelta({ branchId: branch.id, seq: 2, objectKey: `branches/${branch.id}/deltas/2`, changeCount: 1, byteSize: 20, checksum: 'sum-2', batchIds: [c.batchId] });
+      expect(second.delta).toMatchObject({ rawBytes: null, codec: null });
+      expect(await pendingIds(branch.id)).toEqual([]);
+      expect((await store.branchesWithPendingBatches()).map((p) => p.branchId)).not.toContain(branch.id);
+    });
+
+    it('lists branches and deltas by range, and records snapshots once per seq', async () => {
+      const { branch } = await store.createBranch({ name: `list-${uid()}` });
+      for (let seq = 1; seq <= 4; seq++) {
+        await store.commitBranchDelta({ branchId: branch.id, seq, objectKey: `branches/${branch.id}/deltas/${seq}`, changeCount: seq, byteSize: 10 * seq, checksum: `s${seq}`, rawBytes: 100 * seq, codec: 'gzip' });
+      }
+      const listed = await store.listBranches();
+      expect(listed.find((b) => b.id === branch.id)).toEqual({ ...branch, headSeq: 4, updatedAt: expect.any(Date) as unknown });
+      expect((await store.listBranchDeltas(branch.id)).map((d) => d.seq)).toEqual([1, 2, 3, 4]);
+      const middle = await store.listBranchDeltas(branch.id, { fromSeq: 2, toSeq: 3 });
+      expect(middle.map((d) => [d.seq, d.objectKey, d.rawBytes, d.codec])).toEqual([
+        [2, `branches/${branch.id}/deltas/2`, 200, 'gzip'],
+        [3, `branches/${branch.id}/deltas/3`, 300, 'gzip'],
+      ]);
+      expect(middle[0]?.createdAt).toBeInstanceOf(Date);
+      expect((await store.listBranchDeltas(branch.id, { fromSeq: 4 })).map((d) => d.seq)).toEqual([4]);
+      expect((await store.listBranchDeltas(branch.id, { toSeq: 1 })).map((d) => d.seq)).toEqual([1]);
+      expect(await store.listBranchDeltas(randomUUID())).toEqual([]);
+
+      expect(await store.latestBranchSnapshot(branch.id, 4)).toBeNull();
+      const snap2 = await store.recordBranchSnapshot({ branchId: branch.id, seq: 2, objectKey: `branches/${branch.id}/snapshots/2`, checksum: 'state-2', documentCount: 7 });
+      expect(snap2).toEqual({ branchId: branch.id, seq: 2, objectKey: `branches/${branch.id}/snapshots/2`, checksum: 'state-2', documentCount: 7, createdAt: expect.any(Date) as unknown });
+      const again = await store.recordBranchSnapshot({ branchId: branch.id, seq: 2, objectKey: `branches/${branch.id}/snapshots/2-retry`, checksum: 'other', documentCount: 1 });
+      expect(again).toEqual(snap2);
+      const snap4 = await store.recordBranchSnapshot({ branchId: branch.id, seq: 4, objectKey: `branches/${branch.id}/snapshots/4`, checksum: 'state-4', documentCount: 9 });
+      expect(await store.latestBranchSnapshot(branch.id, 1)).toBeNull();
+      expect(await store.latestBranchSnapshot(branch.id, 3)).toEqual(snap2);
+      expect(await store.latestBranchSnapshot(branch.id, 4)).toEqual(snap4);
+      expect(await store.latestBranchSnapshot(branch.id, 100)).toEqual(snap4);
+
+      await expect(store.recordBranchSnapshot({ branchId: branch.id, seq: 5, objectKey: `k-${uid()}`, checksum: 'x', documentCount: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(store.recordBranchSnapshot({ branchId: randomUUID(), seq: 0, objectKey: `k-${uid()}`, checksum: 'x', documentCount: 0 })).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('archives a branch (no more appends or new deltas) and deletes an archived one\'s rows', async () => {
+      const { branch } = await store.createBranch({ name: `archive-${uid()}` });
+      expect(branch.archivedAt).toBeNull();
+      const batch = await store.appendBranchChanges({ branchId: branch.id, payload: '{}', changeCount: 1, byteSize: 2 });
+      await store.appendBranchChanges({ branchId: branch.id, payload: '{}', changeCount: 1, byteSize: 2 });
+      await store.commitBranchDelta({ branchId: branch.id, seq: 1, objectKey: `branches/${branch.id}/deltas/1`, changeCount: 1, byteSize: 1, checksum: 's1', batchIds: [batch.batchId] });
+      await store.recordBranchSnapshot({ branchId: branch.id, seq: 1, objectKey: `branches/${branch.id}/snapshots/1`, checksum: 'st', documentCount: 1 });
+
+      await expect(store.deleteBranchData(branch.id)).rejects.toMatchObject({ name: 'ConflictError', details: { reason: 'state' } });
+
+      const archived = await store.archiveBranch(branch.id);
+      expect(archived.archivedAt).toBeInstanceOf(Date);
+      expect(await store.archiveBranch(branch.id)).toEqual({ ...archived, updatedAt: expect.any(Date) as unknown });
+      expect((await store.getBranch(branch.id))?.archivedAt).toEqual(archived.archivedAt);
+      await expect(store.appendBranchChanges({ branchId: branch.id, payload: '{}', changeCount: 1, byteSize: 2 })).rejects.toMatchObject({
+        name: 'ConflictError',
+        details: { reason: 'archived' },
+      });
+      await expect(
+        store.commitBranchDelta({ branchId: branch.id, seq: 2, objectKey: `x-${uid()}`, changeCount: 1, byteSize: 1, checksum: 's2' }),
+      ).rejects.toMatchObject({ name: 'ConflictError', details: { reason: 'archived' } });
+      // a re-commit of a committed seq still answers
+      expect((await store.commitBranchDelta({ branchId: branch.id, seq: 1, objectKey: 'whatever', changeCount: 1, byteSize: 1, checksum: 's1' })).created).toBe(false);
+      expect((await store.branchesWithPendingBatches()).map((p) => p.branchId)).not.toContain(branch.id);
+      await expect(store.archiveBranch(randomUUID())).rejects.toBeInstanceOf(NotFoundError);
+
+      // a parent with children is refused
+      const { branch: parent } = await store.createBranch({ name: `archive-parent-${uid()}` });
+      const { branch: child } = await store.createBranch({ name: `archive-child-${uid()}`, parentId: parent.id });
+      await store.archiveBranch(parent.id);
+      await expect(store.deleteBranchData(parent.id)).rejects.toMatchObject({ name: 'ConflictError', details: { reason: 'children' } });
+
+      expect(await store.deleteBranchData(branch.id)).toEqual({ deltas: 1, snapshots: 1, batches: 2 });
+      expect(await store.getBranch(branch.id)).toBeNull();
+      expect(await store.listBranchDeltas(branch.id)).toEqual([]);
+      expect(await store.latestBranchSnapshot(branch.id, 10)).toBeNull();
+      expect(await store.deleteBranchData(branch.id)).toEqual({ deltas: 0, snapshots: 0, batches: 0 });
+
+      await store.archiveBranch(child.id);
+      expect(await store.deleteBranchData(child.id)).toEqual({ deltas: 0, snapshots: 0, batches: 0 });
+      expect(await store.deleteBranchData(parent.id)).toEqual({ deltas: 0, snapshots: 0, batches: 0 });
+      expect(await store.getBranch(parent.id)).toBeNull();
+    });
+
     it('stages a run\'s contents byte-exact, replaces them by path, clears them by run or age, and records conflicts once', async () => {
       const { link } = await store.createSyncLink({ driveFolderId: `folder-${uid()}`, githubRepo: 'acme/notes', userId: 'u1' });
       const binary = Buffer.from([0, 255, 1, 254, 10, 13]);
