@@ -1,4 +1,4 @@
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { DurasyncConfig } from '../lib/config';
 import { createStore, type Branch, type BranchDelta, type CreateBranchInput, type Store } from '../lib/db/store';
 import { createChangeIntake, type AcceptResult, type ChangeIntake } from '../lib/branches/intake';
@@ -6,7 +6,7 @@ import { materializeBranch } from '../lib/branches/materialize';
 import { createLogger, type Logger } from '../lib/logger';
 import { createObjectStore, type ObjectStore } from '../lib/objects';
 import { taskQueueName } from '../lib/queues';
-import type { BranchDeltasInput } from '../workflows/branches/branch-deltas';
+import type { BranchDeltasInput, CleanupBranchResult } from '../workflows/branches/branch-deltas';
 import type { BranchStats, Change } from '../workflows/branches/types';
 import { toDurasyncError } from './errors';
 
@@ -55,6 +55,13 @@ export interface BranchesApi {
   stats(branchId: string): Promise<BranchStats>;
   /** The branch's documents at `seq` (default: its head). */
   materialize(branchId: string, seq?: number): Promise<MaterializedBranch>;
+  /**
+   * Archives a branch: what is pending is flushed into deltas first, then the branch takes no more
+   * changes and its workflow (`branch:<id>`) is cancelled. Returns the archived branch.
+   */
+  archive(branchId: string): Promise<Branch>;
+  /** Runs `cleanupBranch` (workflow id `branch-cleanup:<id>`): an archived branch's objects, then its rows, are deleted. */
+  cleanup(branchId: string): Promise<CleanupBranchResult>;
   /** Flushes the intake and closes what was opened. */
   close(): Promise<void>;
 }
@@ -108,6 +115,24 @@ export function branchesApi(client: Client, config: DurasyncConfig, options: { l
     async materialize(branchId, seq) {
       const state = await materializeBranch({ store: db(), objects: objectStore() }, branchId, seq);
       return { seq: state.seq, documents: state.documents, checksum: state.checksum };
+    },
+    async archive(branchId) {
+      if (!(await db().getBranch(branchId))?.archivedAt) await this.flush(branchId);
+      const branch = await db().archiveBranch(branchId);
+      try {
+        await client.workflow.getHandle(branchWorkflowId(branchId)).cancel();
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw toDurasyncError(err, branchWorkflowId(branchId));
+      }
+      return branch;
+    },
+    async cleanup(branchId) {
+      const workflowId = `branch-cleanup:${branchId}`;
+      try {
+        return await client.workflow.execute('cleanupBranch', { workflowId, taskQueue, args: [{ branchId }], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+      } catch (err) {
+        throw toDurasyncError(err, workflowId);
+      }
     },
     async close() {
       try {

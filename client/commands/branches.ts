@@ -159,6 +159,38 @@ export function registerBranchCommands(program: Command): void {
       }),
     );
 
+  branches
+    .command('archive <branchId>')
+    .description('flush what is pending, then archive the branch: it takes no more changes and its workflow ends')
+    .action(
+      command('branches archive', async (ctx, branchId: string) => {
+        requireDatabase(ctx);
+        requireBranchId(branchId);
+        await withClient(ctx, async (client) => {
+          if (!(await client.branches.show(branchId))) throw new ExitError(`no branch ${branchId}`, EXIT.NOT_FOUND);
+          const branch = await client.branches.archive(branchId);
+          print(ctx, { branch }, () => [`branch ${branchId} archived at head seq ${branch.headSeq}`]);
+        });
+      }),
+    );
+
+  branches
+    .command('cleanup <branchId>')
+    .description("delete an archived branch's objects and rows (the cleanupBranch workflow); refused for a branch that is not archived")
+    .action(
+      command('branches cleanup', async (ctx, branchId: string) => {
+        requireDatabase(ctx);
+        requireBranchId(branchId);
+        await withClient(ctx, async (client) => {
+          const shown = await client.branches.show(branchId);
+          if (!shown) throw new ExitError(`no branch ${branchId}`, EXIT.NOT_FOUND);
+          if (!shown.branch.archivedAt) throw new ExitError(`branch ${branchId} is not archived: archive it first (durasync branches archive)`, EXIT.FAILURE);
+          const result = await client.branches.cleanup(branchId);
+          print(ctx, result, () => [`branch ${branchId} deleted: ${result.objectsDeleted} objects`]);
+        });
+      }),
+    );
+
   const changes = program.command('changes').description('changes of branches: push a file of changes');
   changes
     .command('push <file>')

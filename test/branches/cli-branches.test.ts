@@ -56,6 +56,29 @@ describe('durasync branches and changes push', () => {
     expect(child.output).toMatch(new RegExp(`created branch cli-child [0-9a-f-]+ from ${branchId} at seq 0`));
   });
 
+  it('archives a branch (flushing first, ending its workflow), then cleans it up: objects and rows gone', async () => {
+    const branchId = await h.createBranch();
+    await h.intake.accept(branchId, [change('x', 'insert', { v: 1 }), change('y', 'insert', { v: 2 })]);
+    const refused = await cli('branches', 'cleanup', branchId);
+    expect(refused.code).toBe(1);
+    expect(refused.output).toContain(`branch ${branchId} is not archived`);
+
+    const archived = await cli('branches', 'archive', branchId);
+    expect(archived.code).toBe(0);
+    expect(archived.output).toContain(`branch ${branchId} archived at head seq 1`);
+    expect((await h.store.getBranch(branchId))?.archivedAt).toBeInstanceOf(Date);
+    const described = await h.env.client.workflow.getHandle(`branch:${branchId}`).describe();
+    expect(described.status.name).toBe('CANCELLED');
+    expect(await h.objects.list(`branches/${branchId}/`)).toHaveLength(1);
+
+    const cleaned = await cli('branches', 'cleanup', branchId);
+    expect(cleaned.code).toBe(0);
+    expect(cleaned.output).toContain(`branch ${branchId} deleted: 1 objects`);
+    expect(await h.store.getBranch(branchId)).toBeNull();
+    expect(await h.objects.list(`branches/${branchId}/`)).toEqual([]);
+    expect((await cli('branches', 'archive', branchId)).code).toBe(3);
+  });
+
   it('stops a push at a malformed line, naming it, with nothing of its chunk taken', async () => {
     const branchId = await h.createBranch();
     const file = path.join(dir, 'bad.ndjson');
