@@ -129,7 +129,7 @@ export function branchesApi(client: Client, config: DurasyncConfig, options: { l
     async cleanup(branchId) {
       const workflowId = `branch-cleanup:${branchId}`;
       try {
-        return await client.workflow.execute('cleanupBranch', { workflowId, taskQueue, args: [{ branchId }], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+        return await client.workflow.execute<(input: { branchId: string }) => Promise<CleanupBranchResult>>('cleanupBranch', { workflowId, taskQueue, args: [{ branchId }], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
       } catch (err) {
         throw toDurasyncError(err, workflowId);
       }
