@@ -96,7 +96,7 @@ export function branchesApi(client: Client, config: DurasyncConfig, options: { l
         const start = new WithStartWorkflowOperation<BranchDeltasWorkflow>('branchDeltas', {
           workflowId,
           taskQueue,
-          args: [{ branchId }],
+          args: [{ branchId, ...(config.branches.compactEvery > 0 ? { compactEvery: config.branches.compactEvery } : {}) }],
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
         return await client.workflow.executeUpdateWithStart<BranchDeltasWorkflow, number, []>('flush', { startWorkflowOperation: start });

@@ -171,6 +171,8 @@ export interface DurasyncConfig {
     maxBatchBytes: number;
     /** DURASYNC_BRANCH_MAX_BODY: largest request body of POST /branches/:id/changes. Default: `25MB`. */
     maxBodyBytes: number;
+    /** DURASYNC_BRANCH_COMPACT_EVERY: a branch's workflow folds its deltas into a snapshot every this many deltas (compactBranch); 0 turns it off. Default: 100. */
+    compactEvery: number;
   };
   /** The Postgres change-stream tailer (lib/branches/pg-tailer.ts): `durasync tail`, or inside `durasync serve`. */
   tail: {
@@ -468,6 +470,7 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
       maxBatchChanges: int(env, 'DURASYNC_BRANCH_MAX_BATCH_CHANGES', 50_000, 1, 10_000_000)!,
       maxBatchBytes: byteSize(env, 'DURASYNC_BRANCH_MAX_BATCH_BYTES', '8MB'),
       maxBodyBytes: byteSize(env, 'DURASYNC_BRANCH_MAX_BODY', '25MB'),
+      compactEvery: int(env, 'DURASYNC_BRANCH_COMPACT_EVERY', 100, 0, 1_000_000)!,
     },
     tail: {
       enabled: oneOf(env, 'DURASYNC_TAIL', ['on', 'off'] as const, 'off') === 'on',

@@ -23,13 +23,16 @@ export function isBranchArchived(branch: object): boolean {
 /** Sends a branch's wake-up: signalWithStart of `branchDeltas` (id `branch:<branchId>`) in production. */
 export type BranchSignaller = (branchId: string, signal: ChangesSignal) => Promise<void>;
 
-/** The signaller over a Temporal client: signalWithStart on `taskQueue` (the prefixed `branch-delta` queue). */
-export function temporalBranchSignaller(client: Client, taskQueue: string): BranchSignaller {
+/**
+ * The signaller over a Temporal client: signalWithStart on `taskQueue` (the prefixed `branch-delta`
+ * queue); a workflow it starts compacts every `compactEvery` deltas (0: never).
+ */
+export function temporalBranchSignaller(client: Client, taskQueue: string, compactEvery = 0): BranchSignaller {
   return async (branchId, signal) => {
     await client.workflow.signalWithStart('branchDeltas', {
       workflowId: `branch:${branchId}`,
       taskQueue,
-      args: [{ branchId }],
+      args: [{ branchId, ...(compactEvery > 0 ? { compactEvery } : {}) }],
       signal: 'changes',
       signalArgs: [signal],
     });
@@ -243,12 +246,12 @@ export class ChangeIntake {
 export function createChangeIntake(options: {
   store: ChangeIntakeOptions['store'];
   client: Client;
-  config: { temporal: { taskQueuePrefix: string }; branches: { flushChanges: number; flushIntervalMs: number } };
+  config: { temporal: { taskQueuePrefix: string }; branches: { flushChanges: number; flushIntervalMs: number; compactEvery?: number } };
   logger: Logger;
 }): ChangeIntake {
   const { config, logger } = options;
   const flusher = new DeltaFlusher({
-    signal: temporalBranchSignaller(options.client, taskQueueName('branch-delta', config.temporal.taskQueuePrefix)),
+    signal: temporalBranchSignaller(options.client, taskQueueName('branch-delta', config.temporal.taskQueuePrefix), config.branches.compactEvery),
     logger,
     flushChanges: config.branches.flushChanges,
     flushIntervalMs: config.branches.flushIntervalMs,

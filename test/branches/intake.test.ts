@@ -154,6 +154,7 @@ describe('branch configuration', () => {
       maxBatchChanges: 50_000,
       maxBatchBytes: 8 * 1024 * 1024,
       maxBodyBytes: 25 * 1024 * 1024,
+      compactEvery: 100,
     });
   });
 
@@ -163,5 +164,7 @@ describe('branch configuration', () => {
     expect(() => loadConfig({ DURASYNC_BRANCH_CONCURRENCY: 'zip=3' })).toThrow(/^DURASYNC_BRANCH_CONCURRENCY: expected kind=n pairs/);
     expect(() => loadConfig({ DURASYNC_BRANCH_MAX_BATCH_BYTES: 'lots' })).toThrow(/^DURASYNC_BRANCH_MAX_BATCH_BYTES: expected a size/);
     expect(() => loadConfig({ DURASYNC_BRANCH_FLUSH_CHANGES: '0' })).toThrow(/^DURASYNC_BRANCH_FLUSH_CHANGES: /);
+    expect(loadConfig({ DURASYNC_BRANCH_COMPACT_EVERY: '0' }).branches.compactEvery).toBe(0);
+    expect(() => loadConfig({ DURASYNC_BRANCH_COMPACT_EVERY: 'often' })).toThrow(/^DURASYNC_BRANCH_COMPACT_EVERY: /);
   });
 });

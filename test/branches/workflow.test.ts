@@ -143,6 +143,17 @@ describe('branchDeltas workflow', () => {
     expect((await h.stats(branchId)).pendingChanges).toBe(0);
   });
 
+  it('starts the workflow from the intake with the configured compaction interval (DURASYNC_BRANCH_COMPACT_EVERY)', async () => {
+    const branchId = await h.createBranch();
+    await h.intake.accept(branchId, [change('c', 'insert', { v: 1 })]);
+    await h.intake.flush(branchId);
+    const history = await h.env.client.workflow.getHandle(`branch:${branchId}`).fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    const payload = started?.input?.payloads?.[0]?.data;
+    expect(payload && JSON.parse(Buffer.from(payload).toString('utf8'))).toEqual({ branchId, compactEvery: h.config.branches.compactEvery });
+    expect(h.config.branches.compactEvery).toBe(100);
+  });
+
   it('continues as new every N deltas, carrying its stats', async () => {
     const branchId = await h.createBranch();
     await h.startBranchWorkflow({ branchId, deltasPerRun: 2 });
