@@ -41,6 +41,14 @@ describe('syncLink', () => {
     const stored = await h.deps.store.getSyncLink(link.id);
     expect(stored?.driveCursor).toBeTruthy();
     expect(stored?.githubCursor).toBeTruthy();
+    // Every activity carries a summary for the Web UI.
+    const events = (await h.client.workflow.getHandle(`sync:${link.id}`).fetchHistory()).events ?? [];
+    const summaries = events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => (e.userMetadata?.summary?.data ? (JSON.parse(Buffer.from(e.userMetadata.summary.data).toString('utf8')) as string) : null));
+    expect(summaries.length).toBeGreaterThan(5);
+    expect(summaries).not.toContain(null);
+    expect(summaries).toEqual(expect.arrayContaining(['list Drive changes since the last sync', 'download 3 changed Drive files', 'commit 3 files, 0 deletions']));
     // The run cleared its staging: nothing is left for the age sweep.
     expect(await h.deps.store.clearStagedContent({ olderThan: new Date(Date.now() + 60_000) })).toBe(0);
   });

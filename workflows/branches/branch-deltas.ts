@@ -34,6 +34,9 @@ const MAINTENANCE_ACTIVITY = {
 } as const;
 const deltas = proxyActivities<BranchActivities>(DELTA_ACTIVITY);
 const maintenance = proxyActivities<BranchActivities>(MAINTENANCE_ACTIVITY);
+// With the summary the Web UI shows on each activity.
+const { storeDelta } = proxyActivities<BranchActivities>({ ...DELTA_ACTIVITY, summary: 'compress pending batches into the next delta object' });
+const { commitDelta } = proxyActivities<BranchActivities>({ ...DELTA_ACTIVITY, summary: 'commit the delta and move the branch head' });
 
 /** Deltas per execution before continuing as new (keeps history small). */
 const DEFAULT_DELTAS_PER_RUN = 200;
@@ -130,13 +133,13 @@ export async function branchDeltas(input: BranchDeltasInput): Promise<BranchStat
     for (;;) {
       const seq = stats.headSeq + 1;
       report({ stage: 'storing', done: stats.headSeq, message: `storing delta ${seq}` });
-      const summary = await deltas.storeDelta({ branchId, seq, maxChanges: input.maxChanges ?? DEFAULT_MAX_CHANGES, maxBytes: input.maxBytes ?? DEFAULT_MAX_BYTES });
+      const summary = await storeDelta({ branchId, seq, maxChanges: input.maxChanges ?? DEFAULT_MAX_CHANGES, maxBytes: input.maxBytes ?? DEFAULT_MAX_BYTES });
       if (!summary) {
         stats.pendingChanges = 0;
         return made;
       }
       report({ stage: 'committing', done: stats.headSeq, message: `committing delta ${seq} (${summary.changeCount} changes)` });
-      const committed = await deltas.commitDelta(summary);
+      const committed = await commitDelta(summary);
       const before = stats.headSeq;
       stats.headSeq = committed.headSeq;
       stats.deltas++;

@@ -32,6 +32,7 @@ const PROVIDER_ACTIVITY = {
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 25 },
 } as const;
 const records = proxyActivities<SyncRecordActivities>({
+  summary: 'bookkeeping in the system of record (link, file map, cursors, staging)',
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 20 },
 });
@@ -128,8 +129,9 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
     { key: DurasyncLinkId, value: input.linkId },
   ] as never);
 
-  const drive = proxyActivities<DriveActivities>({ ...PROVIDER_ACTIVITY, taskQueue: apiQueue('drive-api') });
-  const github = proxyActivities<GithubActivities>({ ...PROVIDER_ACTIVITY, taskQueue: apiQueue('github-api') });
+  // One proxy per call site, each with the summary the Web UI shows on the activity.
+  const drive = (summary: string) => proxyActivities<DriveActivities>({ ...PROVIDER_ACTIVITY, taskQueue: apiQueue('drive-api'), summary });
+  const github = (summary: string) => proxyActivities<GithubActivities>({ ...PROVIDER_ACTIVITY, taskQueue: apiQueue('github-api'), summary });
 
   const link = await records.loadSyncLink(input.linkId);
   upsertSearchAttributes([{ key: DurasyncUserId, value: link.userId }] as never);
@@ -157,8 +159,8 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
     // 1. What changed on each side since the last sync.
     report({ stage: 'listing', message: `listing changes${fromDrive ? ' in Drive' : ''}${fromDrive && fromGithub ? ' and' : ''}${fromGithub ? ' in GitHub' : ''}` });
     const [driveListing, githubListing] = await Promise.all([
-      fromDrive ? drive.listDriveChanges({ linkId: input.linkId, limit }) : Promise.resolve<DriveListing | null>(null),
-      fromGithub ? github.listGithubChanges({ linkId: input.linkId, limit }) : Promise.resolve<GithubListing | null>(null),
+      fromDrive ? drive('list Drive changes since the last sync').listDriveChanges({ linkId: input.linkId, limit }) : Promise.resolve<DriveListing | null>(null),
+      fromGithub ? github('list GitHub changes since the last sync').listGithubChanges({ linkId: input.linkId, limit }) : Promise.resolve<GithubListing | null>(null),
     ]);
     const driveChanges: DriveChange[] = driveListing?.changes ?? [];
     const githubChanges: GithubChange[] = githubListing?.changes ?? [];
@@ -179,10 +181,10 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
       return out;
     };
     const driveHashes = await stageAll(driveUpserts, (files) =>
-      drive.stageFromDrive({ linkId: input.linkId, runId, files: files.map((f) => ({ path: f.path, fileId: f.fileId, ...(f.isDoc ? { isDoc: true } : {}) })) }),
+      drive(`download ${files.length} changed Drive files`).stageFromDrive({ linkId: input.linkId, runId, files: files.map((f) => ({ path: f.path, fileId: f.fileId, ...(f.isDoc ? { isDoc: true } : {}) })) }),
     );
     const githubHashes = await stageAll(githubUpserts, (files) =>
-      github.stageFromGithub({ linkId: input.linkId, runId, files: files.map((f) => ({ path: f.path, sha: f.sha ?? '' })) }),
+      github(`download ${files.length} changed GitHub files`).stageFromGithub({ linkId: input.linkId, runId, files: files.map((f) => ({ path: f.path, sha: f.sha ?? '' })) }),
     );
     if (cancelRequested) return await stop(cancelRequested);
 
@@ -199,7 +201,7 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
     );
     if (plan.toGithub.writes.length || plan.toGithub.deletes.length) {
       report({ stage: 'committing', message: `committing ${plan.toGithub.writes.length} files and ${plan.toGithub.deletes.length} deletions to GitHub` });
-      const commit = await CancellationScope.nonCancellable(() => github.commitToGithub({
+      const commit = await CancellationScope.nonCancellable(() => github(`commit ${plan.toGithub.writes.length} files, ${plan.toGithub.deletes.length} deletions`).commitToGithub({
         linkId: input.linkId,
         runId,
         writes: plan.toGithub.writes,
@@ -225,7 +227,7 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
     if (toDrive.writes.length || toDrive.trash.length || toDrive.renames.length) {
       report({ stage: 'uploading', message: `writing ${toDrive.writes.length} files to Drive, trashing ${toDrive.trash.length}` });
       const written = await CancellationScope.nonCancellable(() =>
-        drive.writeToDrive({ linkId: input.linkId, runId, writes: toDrive.writes, trash: toDrive.trash, renames: toDrive.renames.map(({ fileId, to, isDoc }) => ({ fileId, to, ...(isDoc ? { isDoc } : {}) })) }),
+        drive(`write ${toDrive.writes.length} files, trash ${toDrive.trash.length}`).writeToDrive({ linkId: input.linkId, runId, writes: toDrive.writes, trash: toDrive.trash, renames: toDrive.renames.map(({ fileId, to, isDoc }) => ({ fileId, to, ...(isDoc ? { isDoc } : {}) })) }),
       );
       totals.toDrive.written += written.written.length;
       totals.toDrive.trashed += written.trashed.length;
