@@ -192,6 +192,25 @@ describe('syncLink at scale and with special files', () => {
     expect(next.toGithub.written).toBe(30);
   });
 
+  it('failing for good after staging (a 422 on the commit), it clears its staging and leaves the cursors alone', async () => {
+    const { link, folderId } = await h.createLink();
+    for (let i = 0; i < 5; i++) h.drive.seed.file({ name: `f${i}.md`, parentId: folderId, content: `f${i}\n` });
+    h.github.faults.set({ failOn: { method: 'POST', route: '/repos/{owner}/{repo}/git/commits', status: 422, count: 1 } });
+    const handle = await h.client.workflow.start('syncLink', { taskQueue: `${h.config.temporal.taskQueuePrefix}sync`, workflowId: `sync:${link.id}`, args: [{ linkId: link.id }] });
+    const failure: unknown = await handle.result().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    h.github.faults.reset();
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const cause = (failure as WorkflowFailedError).cause?.cause;
+    expect(cause).toMatchObject({ type: 'Unprocessable', nonRetryable: true });
+    expect(await h.deps.store.getStagedContent(`${handle.firstExecutionRunId}/drive`)).toEqual([]);
+    expect(await h.deps.store.getSyncLink(link.id)).toMatchObject({ driveCursor: null, githubCursor: null });
+    // Nothing was lost: the next run syncs the five files.
+    expect((await h.sync(link.id)).toGithub.written).toBe(5);
+  });
+
   it('cancelled from outside (durasync cancel, the Web UI), it clears its staging and leaves the cursors alone', async () => {
     const { link, folderId } = await h.createLink();
     for (let i = 0; i < 40; i++) h.drive.seed.file({ name: `k${i}.md`, parentId: folderId, content: `k${i}\n` });

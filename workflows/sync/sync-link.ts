@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
@@ -256,9 +257,11 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
     }
     return finish('synced');
   } catch (err) {
-    if (isCancellation(err)) {
-      // Cancelled from outside (durasync cancel, Web UI): drop the staging, leave cursors as they were.
-      await CancellationScope.nonCancellable(() => records.clearSyncStaging(runId));
+    // Cancelled from outside, or failed for good (a provider 4xx, a revoked token): drop the run's
+    // staged contents and leave the cursors as they were; the next run starts from them.
+    // (continueAsNew() throws too, to end the execution: it is neither of these and passes through.)
+    if (isCancellation(err) || err instanceof ActivityFailure || err instanceof ApplicationFailure) {
+      await bookkeeping(() => records.clearSyncStaging(runId));
     }
     throw err;
   }
