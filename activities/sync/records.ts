@@ -2,6 +2,9 @@ import type { ConflictPolicy, Store, SyncDirection, SyncFileInput, SyncLinkStatu
 import type { SyncConflict } from '../../workflows/sync/types';
 import { loadLink, stagingKey } from './common';
 
+/** Staged contents older than this belong to runs that never ended; finished runs sweep them. */
+export const STAGING_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
 /** What a sync workflow needs to know of its link: never a token, never a path of the user's disk. */
 export interface LinkSummary {
   id: string;
@@ -71,6 +74,8 @@ export function createSyncRecordActivities(deps: { store: Store }) {
       );
       await store.setSyncLinkCursors({ id: input.linkId, driveCursor: input.driveCursor, githubCursor: input.githubCursor });
       await clearRun(store, input.runId);
+      // Runs that never ended (terminated, or their workflow reset) leave staging behind: a day on, it goes.
+      await store.clearStagedContent({ olderThan: new Date(Date.now() - STAGING_MAX_AGE_MS) });
     },
 
     /** Drops a run's staged contents (a cancelled or failed run). */
