@@ -179,3 +179,16 @@ export function cleanupOnExit(cleanup: () => Promise<void>): () => Promise<void>
     await run();
   };
 }
+
+/**
+ * Prints a scenario's outcome: its readable lines on stdout, or with --json those lines on stderr
+ * (as progress) and the report as one JSON object, the last line of stdout.
+ */
+export function printReport(options: Pick<ScenarioOptions, 'json'>, lines: string[], report: unknown): void {
+  if (options.json) {
+    for (const line of lines) progress(line);
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+}

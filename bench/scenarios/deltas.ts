@@ -49,7 +49,7 @@ import { createActivityDeps } from '../../workers/activities';
 import { loadWorkflowBundle } from '../../workers/bundle';
 import { createQueueWorker } from '../../workers/process';
 import { installRuntime } from '../../workers/runtime';
-import { benchLogger, cleanupOnExit, machineInfo, percentile, progress, round, scratchDatabase, shownPath, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions } from '../lib';
+import { benchLogger, cleanupOnExit, machineInfo, percentile, progress, round, scratchDatabase, shownPath, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions, printReport } from '../lib';
 
 const TARGETS = { changesPerSec: 10_000, vsBullmq: 2, compression: 20 } as const;
 /** Flush latency: batches this often (the rate sets their size). */
@@ -366,12 +366,7 @@ export async function runDeltas(options: ScenarioOptions, flags: Record<string, 
       `lost: ${lost} (bullmq: ${bull.lost}) (${met(report.targets.nothing_lost)})`,
       `wrote ${out} (${report.duration_s} s)`,
     ];
-    if (options.json) {
-      for (const line of table) progress(line);
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-    } else {
-      process.stdout.write(`${table.join('\n')}\n`);
-    }
+    printReport(options, table, report);
   } finally {
     await cleanup();
   }

@@ -38,20 +38,7 @@ import { loadWorkflowBundle } from '../../workers/bundle';
 import { createQueueWorker } from '../../workers/process';
 import { installRuntime } from '../../workers/runtime';
 import type { SyncLinkInput, SyncRunResult } from '../../workflows';
-import {
-  benchLogger,
-  cleanupOnExit,
-  machineInfo,
-  progress,
-  round,
-  scratchDatabase,
-  shownPath,
-  startBenchTemporal,
-  urlOrEmbeddedDatabase,
-  writeResult,
-  type BenchDatabase,
-  type ScenarioOptions,
-} from '../lib';
+import { benchLogger, cleanupOnExit, machineInfo, progress, round, scratchDatabase, shownPath, startBenchTemporal, urlOrEmbeddedDatabase, writeResult, type BenchDatabase, type ScenarioOptions, printReport } from '../lib';
 
 /** Target of the sync design: the initial Drive -> GitHub sync commits in a handful of calls, not one per file. */
 const TARGET_GITHUB_CALLS_PER_FILE_INITIAL = 0.05;
@@ -393,12 +380,7 @@ export async function runSync(options: ScenarioOptions, flags: Record<string, st
       `target: github_calls_per_file <= ${TARGET_GITHUB_CALLS_PER_FILE_INITIAL} on drive_initial: ${initial.github_calls_per_file} -> ${report.targets.github_calls_per_file_initial_at_most_0_05 ? 'met' : 'MISSED'}`,
       `wrote ${out} (${report.duration_s} s)`,
     ];
-    if (options.json) {
-      for (const line of table) progress(line);
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-    } else {
-      process.stdout.write(`${table.join('\n')}\n`);
-    }
+    printReport(options, table, report);
   } finally {
     await cleanup();
   }

@@ -30,22 +30,7 @@ import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../lib/net';
 import { writeWorkflowBundle } from '../../workers/bundle';
 import type { canary } from '../../workflows/canary';
-import {
-  PROJECT_ROOT,
-  benchLogger,
-  cleanupOnExit,
-  envInt,
-  machineInfo,
-  median,
-  progress,
-  round,
-  shownPath,
-  scratchDatabase,
-  startBenchTemporal,
-  writeResult,
-  type BenchDatabase,
-  type ScenarioOptions,
-} from '../lib';
+import { PROJECT_ROOT, benchLogger, cleanupOnExit, envInt, machineInfo, median, progress, round, shownPath, scratchDatabase, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions, printReport } from '../lib';
 
 const DURASYNC_BIN = path.join(PROJECT_ROOT, 'bin', 'durasync.js');
 const ALL_QUEUES = ['sync', 'ingestion', 'branch-delta'];
@@ -363,12 +348,7 @@ export async function runWorkers(options: ScenarioOptions): Promise<void> {
       `throughput: ${report.throughput_1} / ${report.throughput_2} / ${report.throughput_4} workflows/s with 1 / 2 / 4 processes (median of ${RUNS})`,
       `wrote ${out} (${report.duration_s} s)`,
     ];
-    if (options.json) {
-      for (const line of summary) progress(line);
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-    } else {
-      process.stdout.write(`${summary.join('\n')}\n`);
-    }
+    printReport(options, summary, report);
   } finally {
     await cleanup();
   }
