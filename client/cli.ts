@@ -11,6 +11,8 @@ import type * as ManagerModule from '../workers/manager';
 import type * as BundleModule from '../workers/bundle';
 import type * as MigrateModule from '../lib/db/migrate';
 import type * as IngressModule from './ingress';
+import type * as WebhooksModule from '../lib/webhooks/serve';
+import type * as MetricsModule from '../lib/metrics';
 import { command, EXIT, EXIT_CODES_HELP, print } from './commands/context';
 import { registerCanaryCommand } from './commands/canary';
 import { registerWorkflowCommands } from './commands/workflows';
@@ -21,6 +23,8 @@ import { registerLinkCommands } from './commands/links';
 import { registerSyncCommands } from './commands/sync';
 import { registerTailCommands, startConfiguredTailer } from './commands/tail';
 import { registerBranchCommands } from './commands/branches';
+import { registerEventCommands } from './commands/events';
+import { registerDlqCommands } from './commands/dlq';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -35,6 +39,8 @@ const load = {
   bundle: () => require('../workers/bundle') as typeof BundleModule,
   migrate: () => require('../lib/db/migrate') as typeof MigrateModule,
   ingress: () => require('./ingress') as typeof IngressModule,
+  webhooks: () => require('../lib/webhooks/serve') as typeof WebhooksModule,
+  metrics: () => require('../lib/metrics') as typeof MetricsModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -101,20 +107,35 @@ export function buildProgram(): Command {
     .action(
       command('serve', async ({ config, logger }) => {
         const { startIngressServer, openBranchIngress } = load.ingress();
+        const { openWebhookIngress, startConfiguredStreamBridge } = load.webhooks();
         const { client, connection } = await connectClient(config);
         try {
           const branches = await openBranchIngress({ config, client, logger });
+          const webhooks = openWebhookIngress({ config, client, logger });
           try {
-            const server = await startIngressServer({ host: config.ingress.host, port: config.ingress.port, logger, connection, ...(branches ? { branches: branches.options } : {}) });
+            const metrics = load.metrics().createMetrics();
+            const server = await startIngressServer({
+              host: config.ingress.host,
+              port: config.ingress.port,
+              logger,
+              connection,
+              ...(branches ? { branches: branches.options } : {}),
+              webhooks: webhooks.options,
+              metrics,
+            });
             // DURASYNC_TAIL=on: the change_log tailer runs here too (client/commands/tail.ts).
             const tailer = config.tail.enabled ? await startConfiguredTailer({ config, logger, client }) : undefined;
+            // DURASYNC_WEBHOOK_STREAM_BRIDGE=on: the Redis Streams bridge (lib/webhooks/redis-stream-bridge.ts).
+            const streamBridge = config.webhooks.stream.bridge ? await startConfiguredStreamBridge({ config, client, logger, metrics, objects: webhooks.options.objects }) : undefined;
             await new Promise<void>((resolve) => {
               process.once('SIGINT', resolve);
               process.once('SIGTERM', resolve);
             });
+            await streamBridge?.stop();
             await tailer?.stop();
             await server.close();
           } finally {
+            await webhooks.close();
             await branches?.close();
           }
         } finally {
@@ -165,6 +186,8 @@ export function buildProgram(): Command {
   registerSyncCommands(program);
   registerTailCommands(program);
   registerBranchCommands(program);
+  registerEventCommands(program);
+  registerDlqCommands(program);
   registerBenchCommand(program);
 
   return program;

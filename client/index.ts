@@ -13,6 +13,7 @@ import { toDurasyncError, WorkflowNotFoundError } from './errors';
 import { schedulesApi, type SchedulesApi } from './schedules';
 import { syncApi, type SyncApi } from './sync';
 import { branchesApi, type BranchesApi } from './branches';
+import { ingestionApis, type DlqApi, type EventsApi } from './ingestion';
 
 /**
  * The durasync client SDK, the package's root export: `createDurasyncClient()` connects to the
@@ -37,6 +38,8 @@ export type { ScheduledSyncResult, SyncApi, SyncDirection, SyncRunHandle, SyncRu
 export { syncWorkflowId } from './sync';
 export type { AcceptResult, BranchDetails, BranchesApi, BranchStats, Change, MaterializedBranch } from './branches';
 export { branchWorkflowId } from './branches';
+export type { DeadLetterRetry, DlqApi, EventsApi } from './ingestion';
+export { DeadLetterNotFoundError, DeadLetterNotRetryableError } from './ingestion';
 
 /** gRPC status NOT_FOUND: what the history call answers for an unknown workflow. */
 const GRPC_NOT_FOUND = 5;
@@ -147,6 +150,10 @@ export interface DurasyncClient {
   readonly sync: SyncApi;
   /** Branches and their deltas: create, list, show, pushChanges, flush, stats, materialize (client/branches.ts; needs a database). */
   readonly branches: BranchesApi;
+  /** Stored webhook events: count, show, search (client/ingestion.ts; needs a database). */
+  readonly events: EventsApi;
+  /** Dead letters of webhook deliveries: list, retry, retryAll (client/ingestion.ts; needs a database). */
+  readonly dlq: DlqApi;
   /** The configuration it was created with. */
   readonly config: DurasyncConfig;
   /** The underlying Temporal client, for what the namespaces do not cover. */
@@ -169,6 +176,7 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
   const workflows = workflowsApi(client, config);
   const schedules = schedulesApi(client, config);
   const branches = branchesApi(client, config);
+  const { events, dlq } = ingestionApis(client, config);
   return {
     workflows,
     canary: {
@@ -185,11 +193,14 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
     schedules,
     sync: syncApi(client, config, schedules),
     branches,
+    events,
+    dlq,
     config,
     temporal: client,
     async close() {
       try {
         await branches.close();
+        await dlq.close();
       } finally {
         await owned?.close();
       }

@@ -5,6 +5,8 @@ import type { Logger } from '../lib/logger';
 import { ConflictError, createStore, type Store } from '../lib/db/store';
 import { ChangeInputError, parseChanges } from '../lib/branches/changes';
 import { createChangeIntake, isBranchArchived, type ChangeIntake } from '../lib/branches/intake';
+import type { DurasyncMetrics } from '../lib/metrics';
+import { webhookRoutes, type WebhookIngressOptions } from '../lib/webhooks/routes';
 
 /**
  * The ingress HTTP server (`durasync serve`, DURASYNC_INGRESS_PORT, default 8088): where the
@@ -21,6 +23,10 @@ export interface IngressOptions {
   routes?: Routes;
   /** The change feed of branches (POST /branches/:branchId/changes); without it the route is absent. */
   branches?: BranchIngressOptions;
+  /** POST /webhooks/github and /webhooks/:source (lib/webhooks/routes.ts); without it the routes are absent. */
+  webhooks?: WebhookIngressOptions;
+  /** Served at GET /metrics (e.g. the webhook stream bridge's gauges); without it the route is absent. */
+  metrics?: Pick<DurasyncMetrics, 'registry'>;
 }
 
 export interface BranchIngressOptions {
@@ -113,6 +119,8 @@ export async function startIngressServer(options: IngressOptions): Promise<Runni
     routes: {
       ...options.routes,
       ...(options.branches ? branchRoutes(options.branches) : {}),
+      ...(options.webhooks ? webhookRoutes(options.webhooks) : {}),
+      ...(options.metrics ? { '/metrics': { GET: metricsHandler(options.metrics) } } : {}),
       '/health/live': { GET: (_req, res) => sendJson(res, 200, { status: 'live' }) },
       '/health/ready': {
         GET: async (_req, res) => {
@@ -126,4 +134,12 @@ export async function startIngressServer(options: IngressOptions): Promise<Runni
       },
     },
   });
+}
+
+function metricsHandler(metrics: Pick<DurasyncMetrics, 'registry'>): Routes[string]['GET'] {
+  return async (_req, res) => {
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
 }

@@ -185,6 +185,24 @@ export interface DurasyncConfig {
     /** DURASYNC_TAIL_PAGE: change_log rows per page (one transaction each), 1-100000. Default: 1000. */
     pageSize: number;
   };
+  /** Webhooks on the ingress (lib/webhooks) and the Redis Streams bridge. */
+  webhooks: {
+    /** GITHUB_WEBHOOK_SECRET: the secret of GitHub's X-Hub-Signature-256. Unset: POST /webhooks/github answers 503. */
+    githubSecret?: string;
+    /** DURASYNC_WEBHOOK_MAX_BODY: largest webhook body (`25MB`, `512KB`, bytes). Default: `25MB` (GitHub's own cap). */
+    maxBodyBytes: number;
+    /** DURASYNC_WEBHOOK_SOURCES: other providers, `name:SECRET_VAR:signature-header:delivery-header:event-header[,...]` (POST /webhooks/<name>). Default: none. */
+    sources: WebhookSourceConfig[];
+    /** The Redis Streams bridge (lib/webhooks/redis-stream-bridge.ts). */
+    stream: {
+      /** DURASYNC_WEBHOOK_STREAM_BRIDGE: `on` runs the bridge inside `durasync serve` (needs REDIS_URL). Default: off. */
+      bridge: boolean;
+      /** DURASYNC_WEBHOOK_STREAM: the stream read. Default: `webhook_events`. */
+      key: string;
+      /** DURASYNC_WEBHOOK_STREAM_CLAIM_IDLE: entries pending this long with another consumer are reclaimed (XAUTOCLAIM). Default: `60s`. */
+      claimIdleMs: number;
+    };
+  };
   /** Ports of what `npm run dev` starts itself. */
   dev: {
     /** DURASYNC_DEV_TEMPORAL: `embedded` starts the Temporal CLI's dev server at TEMPORAL_ADDRESS; `external` uses a server already there. Default: `embedded`. */
@@ -197,6 +215,17 @@ export interface DurasyncConfig {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** A webhook source besides GitHub (DURASYNC_WEBHOOK_SOURCES); header names are lower case. */
+export interface WebhookSourceConfig {
+  name: string;
+  /** The variable the secret was read from (named in errors, never the secret). */
+  secretVar: string;
+  secret: string;
+  signatureHeader: string;
+  deliveryHeader: string;
+  eventHeader: string;
+}
 
 function str(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
@@ -385,6 +414,47 @@ function bucketName(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+const HEADER = /^[A-Za-z0-9-]{1,100}$/;
+
+/**
+ * Parses DURASYNC_WEBHOOK_SOURCES: comma-separated `name:SECRET_VAR:signature-header:delivery-header:event-header`
+ * entries. The secret is read from `SECRET_VAR` in `env`; a ConfigError names `source`.
+ */
+export function parseWebhookSources(raw: string, env: Env, source: string): WebhookSourceConfig[] {
+  const out: WebhookSourceConfig[] = [];
+  for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const fields = part.split(':').map((f) => f.trim());
+    const [name, secretVar, signatureHeader, deliveryHeader, eventHeader] = fields;
+    if (fields.length !== 5 || !name || !secretVar || !signatureHeader || !deliveryHeader || !eventHeader) {
+      throw new ConfigError(source, `expected name:SECRET_VAR:signature-header:delivery-header:event-header entries, got "${part}"`);
+    }
+    if (!/^[a-z0-9][a-z0-9_-]{0,39}$/.test(name)) throw new ConfigError(source, `source name "${name}": expected lower-case letters, digits, _ and - (at most 40)`);
+    if (name === 'github') throw new ConfigError(source, 'source name "github" is built in (GITHUB_WEBHOOK_SECRET); choose another name');
+    if (out.some((s) => s.name === name)) throw new ConfigError(source, `source "${name}" is listed twice`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(secretVar)) throw new ConfigError(source, `source "${name}": "${secretVar}" is not an environment variable name`);
+    for (const header of [signatureHeader, deliveryHeader, eventHeader]) {
+      if (!HEADER.test(header)) throw new ConfigError(source, `source "${name}": "${header}" is not a header name`);
+    }
+    const secret = str(env, secretVar);
+    if (secret === undefined) throw new ConfigError(source, `source "${name}": its secret variable ${secretVar} is not set`);
+    out.push({ name, secretVar, secret, signatureHeader: signatureHeader.toLowerCase(), deliveryHeader: deliveryHeader.toLowerCase(), eventHeader: eventHeader.toLowerCase() });
+  }
+  return out;
+}
+
+function webhooks(env: Env): DurasyncConfig['webhooks'] {
+  const bridge = oneOf(env, 'DURASYNC_WEBHOOK_STREAM_BRIDGE', ['on', 'off'] as const, 'off') === 'on';
+  if (bridge && str(env, 'REDIS_URL') === undefined) throw new ConfigError('DURASYNC_WEBHOOK_STREAM_BRIDGE', 'on needs REDIS_URL (the Redis holding the stream)');
+  const key = str(env, 'DURASYNC_WEBHOOK_STREAM') ?? 'webhook_events';
+  if (!/^[A-Za-z0-9._:-]{1,200}$/.test(key)) throw new ConfigError('DURASYNC_WEBHOOK_STREAM', `expected a stream key of letters, digits and . _ : -, got "${key}"`);
+  return {
+    githubSecret: str(env, 'GITHUB_WEBHOOK_SECRET'),
+    maxBodyBytes: byteSize(env, 'DURASYNC_WEBHOOK_MAX_BODY', '25MB'),
+    sources: str(env, 'DURASYNC_WEBHOOK_SOURCES') === undefined ? [] : parseWebhookSources(str(env, 'DURASYNC_WEBHOOK_SOURCES')!, env, 'DURASYNC_WEBHOOK_SOURCES'),
+    stream: { bridge, key, claimIdleMs: positiveDuration(env, 'DURASYNC_WEBHOOK_STREAM_CLAIM_IDLE', '60s') },
+  };
+}
+
 export function loadConfig(env: Env = process.env): DurasyncConfig {
   const supabaseUrl = url(env, 'SUPABASE_URL', ['http', 'https']);
   const serviceKey = str(env, 'SUPABASE_SERVICE_ROLE_KEY');
@@ -478,6 +548,7 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
       pollIntervalMs: positiveDuration(env, 'DURASYNC_TAIL_POLL_INTERVAL', '2s'),
       pageSize: int(env, 'DURASYNC_TAIL_PAGE', 1000, 1, 100_000)!,
     },
+    webhooks: webhooks(env),
     dev: {
       temporal: oneOf(env, 'DURASYNC_DEV_TEMPORAL', ['embedded', 'external'] as const, 'embedded'),
       uiPort: port(env, 'DURASYNC_DEV_UI_PORT', 8233),

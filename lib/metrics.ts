@@ -15,6 +15,10 @@ export interface DurasyncMetrics {
   taskQueueBacklog: Gauge<'queue' | 'task_type'>;
   memoryUsage: Gauge<'type'>;
   cacheUnavailable: Counter<'operation'>;
+  /** The webhook Redis Streams bridge (lib/webhooks/redis-stream-bridge.ts). */
+  webhookStreamLag: Gauge<'stream' | 'group'>;
+  webhookStreamPending: Gauge<'stream' | 'group'>;
+  webhookStreamMalformed: Counter<'stream'>;
 }
 
 export function createMetrics(): DurasyncMetrics {
@@ -62,6 +66,24 @@ export function createMetrics(): DurasyncMetrics {
       name: 'durasync_cache_unavailable_total',
       help: 'Cache (Redis) operations skipped because the cache did not answer; the work went on without it.',
       labelNames: ['operation'],
+      registers: [registry],
+    }),
+    webhookStreamLag: new Gauge({
+      name: 'durasync_webhook_stream_lag',
+      help: "Entries of the webhook stream not yet delivered to the bridge's consumer group (XINFO GROUPS lag).",
+      labelNames: ['stream', 'group'],
+      registers: [registry],
+    }),
+    webhookStreamPending: new Gauge({
+      name: 'durasync_webhook_stream_pending',
+      help: 'Entries of the webhook stream delivered to a consumer but not acknowledged yet (XINFO GROUPS pending): their workflow start is not durable yet.',
+      labelNames: ['stream', 'group'],
+      registers: [registry],
+    }),
+    webhookStreamMalformed: new Counter({
+      name: 'durasync_webhook_stream_malformed_total',
+      help: 'Entries of the webhook stream acknowledged without starting anything because they were malformed.',
+      labelNames: ['stream'],
       registers: [registry],
     }),
     memoryUsage: new Gauge({

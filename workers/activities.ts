@@ -14,6 +14,7 @@ import type * as GithubModule from '../activities/sync/github';
 import type * as JobsModule from '../activities/jobs';
 import type * as RecordsModule from '../activities/sync/records';
 import type * as BranchesModule from '../activities/branches';
+import type * as IngestionModule from '../activities/ingestion';
 import type { BranchConcurrency } from '../activities/branches';
 import type { ObjectStore } from '../lib/objects';
 
@@ -88,8 +89,10 @@ export function activitiesForQueue(queue: QueueName, deps: ActivityDeps): object
       const { createSyncRecordActivities } = load<typeof RecordsModule>('../activities/sync/records');
       return { ...ops, ...createJobActivities(deps), ...createSyncRecordActivities(deps) };
     }
-    case 'ingestion':
-      return { ...ops };
+    case 'ingestion': {
+      const { createIngestionActivities } = load<typeof IngestionModule>('../activities/ingestion');
+      return { ...ops, ...createIngestionActivities({ store: deps.store, objects: deps.objects ?? null, logger: deps.logger }) };
+    }
     case 'branch-delta': {
       if (!deps.objects) return { ...ops };
       const { createBranchActivities } = load<typeof BranchesModule>('../activities/branches');

@@ -2,6 +2,7 @@ import { openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { openBranchIngress, startIngressServer } from '../client/ingress';
+import { openWebhookIngress } from '../lib/webhooks/routes';
 import type { DurasyncConfig } from '../lib/config';
 import { startEmbeddedPostgres } from '../lib/db/embedded-postgres';
 import { migrate } from '../lib/db/migrate';
@@ -84,7 +85,9 @@ export async function runDev({ config, logger }: DevOptions): Promise<void> {
     stack.push({ name: 'temporal client', stop: () => connection.close() });
     const branches = await openBranchIngress({ config: env, client, logger });
     if (branches) stack.push({ name: 'branch change feed', stop: () => branches.close() });
-    const ingress = await startIngressServer({ host: config.ingress.host, port: config.ingress.port, logger, connection, ...(branches ? { branches: branches.options } : {}) });
+    const webhooks = openWebhookIngress({ config: env, client, logger });
+    stack.push({ name: 'webhooks', stop: () => webhooks.close() });
+    const ingress = await startIngressServer({ host: config.ingress.host, port: config.ingress.port, logger, connection, ...(branches ? { branches: branches.options } : {}), webhooks: webhooks.options });
     stack.push({ name: 'ingress', stop: () => ingress.close() });
 
     workersStarted = true;

@@ -15,3 +15,5 @@ export type { ScheduledSyncInput, ScheduledSyncResult, ScheduledSyncSkipped } fr
 export { branchDeltas, compactBranch, cleanupBranch, changesSignal, flushUpdate, statsQuery, branchWorkflowId } from './branches/branch-deltas';
 export type { BranchDeltasInput, CompactBranchInput, CompactBranchResult, CleanupBranchResult } from './branches/branch-deltas';
 export type { BranchStats, Change, ChangesSignal, DeltaSummary } from './branches/types';
+export { processWebhookEvent } from './ingestion/process-webhook-event';
+export type { WebhookEventInput, WebhookEventResult, WebhookRetryOptions } from './ingestion/types';

@@ -1,7 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
+import type { Extension } from '@electric-sql/pglite';
 import type { Logger } from '../logger';
 import { PgliteWireServer } from './pglite-wire-server';
+
+// pg_trgm, for the trigram index of events search (migration 0011). A subpath export, which this
+// project's moduleResolution does not resolve for types: required, typed by hand.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+const { pg_trgm } = require('@electric-sql/pglite/contrib/pg_trgm') as { pg_trgm: Extension };
 
 export interface EmbeddedPostgresOptions {
   /** Folder holding the database; created if missing. Default: undefined, in memory. */
@@ -49,6 +55,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const db = await PGlite.create({
     dataDir: options.dataDir,
+    extensions: { pg_trgm },
     onStderr: (line) => {
       logger?.debug({ pglite: line }, 'pglite');
       return false;

@@ -227,7 +227,7 @@ export function onlyRow(rows: Row[], fn: string): Row {
   return row;
 }
 
-interface RowReader {
+export interface RowReader {
   string(column: string): string;
   stringOrNull(column: string): string | null;
   int(column: string): number;
@@ -239,7 +239,7 @@ interface RowReader {
   fail(column: string, value: unknown): never;
 }
 
-function reader(row: Row, fn: string): RowReader {
+export function reader(row: Row, fn: string): RowReader {
   const fail = (column: string, value: unknown): never => {
     const shown = value === undefined ? 'missing' : `${typeof value} ${JSON.stringify(value)?.slice(0, 60)}`;
     throw new UnexpectedResultError(`${fn}: column ${column} is ${shown}`, undefined);

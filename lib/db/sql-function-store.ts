@@ -1,6 +1,8 @@
 import { NotFoundError, UnexpectedResultError } from './errors';
 import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toBranchPendingSummary, toBranchSnapshot, toPendingBranchBatch, toDeadLetter, toFeatureFlag, toProviderToken, toStagedContent, toSyncConflict, toSyncFile, toSyncJob, toSyncLink } from './rows';
 import type { Row } from './rows';
+import { toIdentity, toSearchHit, toStoredEvent, toTrackedKeyword } from './ingestion-rows';
+import type { EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
 import type {
   AppendBranchChangesInput,
   Branch,
@@ -385,5 +387,90 @@ export abstract class SqlFunctionStore {
       p_attempts: input.attempts,
     });
     return toDeadLetter(onlyRow(rows, fn), fn);
+  }
+
+  async listDeadLetters(input: ListDeadLettersInput = {}): Promise<DeadLetter[]> {
+    const fn = 'list_dead_letters';
+    const rows = await this.callRows(fn, { p_include_resolved: input.includeResolved, p_source: input.source, p_limit: input.limit });
+    return rows.map((row) => toDeadLetter(row, fn));
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter | null> {
+    const fn = 'get_dead_letter';
+    const [row] = await this.callRows(fn, { p_id: id });
+    return row ? toDeadLetter(row, fn) : null;
+  }
+
+  async resolveDeadLetter(id: string): Promise<DeadLetter> {
+    const fn = 'resolve_dead_letter';
+    const [row] = await this.callRows(fn, { p_id: id });
+    if (!row) throw new NotFoundError(`dead letter ${id} not found`, 'dead_letter', id);
+    return toDeadLetter(row, fn);
+  }
+
+  async upsertEvent(input: UpsertEventInput): Promise<{ event: StoredEvent; created: boolean }> {
+    const fn = 'upsert_event';
+    const row = onlyRow(
+      await this.callRows(fn, {
+        p_source: input.source,
+        p_external_id: input.externalId,
+        p_kind: input.kind,
+        p_occurred_at: input.occurredAt,
+        p_payload: input.payload === undefined ? undefined : new JsonArg(input.payload),
+        p_payload_ref: input.payloadRef,
+        p_type: input.type,
+        p_action: input.action,
+        p_repository: input.repository,
+        p_title: input.title,
+        p_body: input.body,
+      }),
+      fn,
+    );
+    return { event: toStoredEvent(row, fn), created: createdFlag(row, fn) };
+  }
+
+  async getEvent(source: string, externalId: string): Promise<StoredEvent | null> {
+    const fn = 'get_event';
+    const [row] = await this.callRows(fn, { p_source: source, p_external_id: externalId });
+    return row ? toStoredEvent(row, fn) : null;
+  }
+
+  async countEvents(source?: string): Promise<number> {
+    return this.countOf('count_events', { p_source: source });
+  }
+
+  async searchEvents(query: string, options: { limit?: number; source?: string } = {}): Promise<EventSearchHit[]> {
+    const fn = 'search_events';
+    const rows = await this.callRows(fn, { p_query: query, p_limit: options.limit, p_source: options.source });
+    return rows.map((row) => toSearchHit(row, fn));
+  }
+
+  async linkIdentity(input: LinkIdentityInput): Promise<Identity> {
+    const fn = 'link_identity';
+    const rows = await this.callRows(fn, {
+      p_provider: input.provider,
+      p_external_id: input.externalId,
+      p_login: input.login,
+      p_email: input.email,
+      p_name: input.name,
+      p_event_id: input.eventId,
+    });
+    return toIdentity(onlyRow(rows, fn), fn);
+  }
+
+  async listTrackedKeywords(): Promise<TrackedKeyword[]> {
+    const fn = 'list_tracked_keywords';
+    return (await this.callRows(fn, {})).map((row) => toTrackedKeyword(row, fn));
+  }
+
+  async setTrackedKeyword(keyword: string, enabled?: boolean): Promise<TrackedKeyword> {
+    const fn = 'set_tracked_keyword';
+    return toTrackedKeyword(onlyRow(await this.callRows(fn, { p_keyword: keyword, p_enabled: enabled }), fn), fn);
+  }
+
+  async recordEventKeywords(eventId: string): Promise<KeywordHit[]> {
+    const fn = 'record_event_keywords';
+    const rows = await this.callRows(fn, { p_event_id: eventId });
+    return rows.map((row) => ({ keyword: String(row.keyword), occurrences: Number(row.occurrences) }));
   }
 }

@@ -37,6 +37,7 @@ import type {
   SyncLink,
   SyncLinkStatus,
 } from './types';
+import type { EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
 
 export type * from './types';
 export {
@@ -196,6 +197,52 @@ export interface Store {
    * updates the error, counts an occurrence and clears resolvedAt.
    */
   recordDeadLetter(input: RecordDeadLetterInput): Promise<DeadLetter>;
+
+  /** Dead letters, newest failure first; unresolved only unless `includeResolved` (`list_dead_letters`). */
+  listDeadLetters(input?: ListDeadLettersInput): Promise<DeadLetter[]>;
+
+  /** The dead letter with this id, or null (`get_dead_letter`). */
+  getDeadLetter(id: string): Promise<DeadLetter | null>;
+
+  /** Marks a dead letter resolved; idempotent (`resolve_dead_letter`). NotFoundError for an unknown id. */
+  resolveDeadLetter(id: string): Promise<DeadLetter>;
+
+  /**
+   * Stores an event once per (source, externalId) (`upsert_event`): a repeat returns the stored
+   * event unchanged with `created: false`.
+   */
+  upsertEvent(input: UpsertEventInput): Promise<{ event: StoredEvent; created: boolean }>;
+
+  /** The event, or null (`get_event`). */
+  getEvent(source: string, externalId: string): Promise<StoredEvent | null>;
+
+  /** How many events are stored, of one source or all (`count_events`). */
+  countEvents(source?: string): Promise<number>;
+
+  /**
+   * Events matching `query` in full text (websearch syntax) or as a substring of their title and
+   * body, best first, without payloads (`search_events`). Default limit 20.
+   */
+  searchEvents(query: string, options?: { limit?: number; source?: string }): Promise<EventSearchHit[]>;
+
+  /**
+   * Upserts a provider identity and resolves it to a canonical one with a confidence and the rule
+   * that matched (`link_identity`): same email 0.9, same login on another provider 0.6, else
+   * itself (provider id, 1.0). With eventId, the event's actor becomes this identity.
+   */
+  linkIdentity(input: LinkIdentityInput): Promise<Identity>;
+
+  /** Tracked keywords, by keyword (`list_tracked_keywords`). */
+  listTrackedKeywords(): Promise<TrackedKeyword[]>;
+
+  /** Tracks a keyword (lower-cased), or enables/disables it (`set_tracked_keyword`). */
+  setTrackedKeyword(keyword: string, enabled?: boolean): Promise<TrackedKeyword>;
+
+  /**
+   * Counts the enabled tracked keywords in an event's title and body (whole words, any case) and
+   * records the hits, replacing earlier counts (`record_event_keywords`). NotFoundError for an unknown event.
+   */
+  recordEventKeywords(eventId: string): Promise<KeywordHit[]>;
 
   /** Creates a sync link, or returns the one with the same folder, repository, branch and path (`created: false`). */
   createSyncLink(input: CreateSyncLinkInput): Promise<{ link: SyncLink; created: boolean }>;

@@ -365,3 +365,4 @@ export interface DeletedBranchData {
   snapshots: number;
   batches: number;
 }
+export type * from './ingestion-types';

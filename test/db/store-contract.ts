@@ -551,5 +551,89 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(recorded).toMatchObject({ ...conflict, linkId: link.id, runId: 'run-1' });
       expect(recorded?.createdAt).toBeInstanceOf(Date);
     });
+
+    it('stores an event once per source and external id, counts, gets and searches events', async () => {
+      const source = `src-${uid()}`;
+      const word = `zebra${uid().replace(/[^a-z]/g, '')}`;
+      const input = {
+        source,
+        externalId: 'd-1',
+        kind: 'push',
+        occurredAt: new Date('2026-11-01T10:00:00Z'),
+        payload: { ref: 'refs/heads/main' },
+        type: 'push',
+        repository: 'acme/app',
+        title: `Fix the ${word} crash`,
+        body: 'longer text about the parser',
+      };
+      const first = await store.upsertEvent(input);
+      expect(first.created).toBe(true);
+      expect(first.event).toMatchObject({ source, externalId: 'd-1', type: 'push', action: null, repository: 'acme/app', payload: { ref: 'refs/heads/main' }, payloadRef: null });
+      expect(first.event.occurredAt.toISOString()).toBe('2026-11-01T10:00:00.000Z');
+
+      const again = await store.upsertEvent({ ...input, title: 'changed' });
+      expect(again).toEqual({ event: first.event, created: false });
+      expect(await store.getEvent(source, 'd-1')).toEqual(first.event);
+      expect(await store.getEvent(source, 'missing')).toBeNull();
+      expect(await store.countEvents(source)).toBe(1);
+      expect(await store.countEvents()).toBeGreaterThanOrEqual(1);
+
+      const byWord = await store.searchEvents(word);
+      expect(byWord.map((hit) => hit.event.id)).toEqual([first.event.id]);
+      expect(byWord[0]?.event.payload).toBeNull();
+      const bySubstring = await store.searchEvents(`${word.slice(2)} cra`, { source });
+      expect(bySubstring.map((hit) => hit.event.id)).toEqual([first.event.id]);
+      expect(await store.searchEvents(word, { source: 'other' })).toEqual([]);
+    });
+
+    it('links identities with a confidence and the rule that matched, and sets the event actor', async () => {
+      const id = uid();
+      const google = await store.linkIdentity({ provider: 'google', externalId: `g-${id}`, login: `ann-${id}`, email: `Ann-${id}@Example.com` });
+      expect(google).toMatchObject({ canonicalId: null, confidence: 1, matchRule: 'provider_id', email: `ann-${id}@example.com` });
+
+      const { event } = await store.upsertEvent({ source: `src-${id}`, externalId: 'e', kind: 'push', occurredAt: new Date() });
+      const github = await store.linkIdentity({ provider: 'github', externalId: `1-${id}`, login: `ann-${id}`, email: `ann-${id}@example.com`, name: 'Ann', eventId: event.id });
+      expect(github).toMatchObject({ canonicalId: google.id, confidence: 0.9, matchRule: 'same_email', displayName: 'Ann' });
+      expect((await store.getEvent(`src-${id}`, 'e'))?.actorIdentityId).toBe(github.id);
+
+      const gitlab = await store.linkIdentity({ provider: 'gitlab', externalId: `9-${id}`, login: `ANN-${id}` });
+      expect(gitlab).toMatchObject({ canonicalId: google.id, confidence: 0.6, matchRule: 'same_login' });
+      const repeat = await store.linkIdentity({ provider: 'github', externalId: `1-${id}` });
+      expect(repeat).toMatchObject({ id: github.id, login: `ann-${id}`, canonicalId: google.id, confidence: 0.9 });
+    });
+
+    it('records tracked keywords found as whole words in any case, and lists and disables keywords', async () => {
+      const id = uid().replace(/[^a-z]/g, 'x');
+      const keyword = `kw${id}`;
+      await store.setTrackedKeyword(`  ${keyword.toUpperCase()} `);
+      await store.setTrackedKeyword(`c++${id}`);
+      const off = await store.setTrackedKeyword(`off${id}`, false);
+      expect(off).toMatchObject({ keyword: `off${id}`, enabled: false });
+      expect((await store.listTrackedKeywords()).map((k) => k.keyword)).toEqual(expect.arrayContaining([keyword, `c++${id}`, `off${id}`]));
+
+      const { event } = await store.upsertEvent({
+        source: `src-${id}`, externalId: 'k', kind: 'issues', occurredAt: new Date(),
+        title: `${keyword.toUpperCase()} broken`, body: `${keyword}s are not ${keyword}, c++${id} and off${id} ${keyword}.`,
+      });
+      expect(await store.recordEventKeywords(event.id)).toEqual([{ keyword: `c++${id}`, occurrences: 1 }, { keyword, occurrences: 3 }]);
+      expect(await store.recordEventKeywords(event.id)).toHaveLength(2);
+      await expect(store.recordEventKeywords('00000000-0000-0000-0000-000000000000')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('lists, gets and resolves dead letters, unresolved ones unless asked for all', async () => {
+      const source = `webhook:${uid()}`;
+      const a = await store.recordDeadLetter({ source, ref: 'a', errorType: 'InvalidEvent', errorMessage: 'bad' });
+      const b = await store.recordDeadLetter({ source, ref: 'b', errorType: 'StoreUnavailable', errorMessage: 'down' });
+      expect((await store.listDeadLetters({ source })).map((d) => d.ref)).toEqual(['b', 'a']);
+      expect(await store.getDeadLetter(a.id)).toEqual(a);
+
+      const resolved = await store.resolveDeadLetter(a.id);
+      expect(resolved.resolvedAt).toBeInstanceOf(Date);
+      expect((await store.resolveDeadLetter(a.id)).resolvedAt).toEqual(resolved.resolvedAt);
+      expect((await store.listDeadLetters({ source })).map((d) => d.id)).toEqual([b.id]);
+      expect((await store.listDeadLetters({ source, includeResolved: true })).map((d) => d.id).sort()).toEqual([a.id, b.id].sort());
+      expect(await store.getDeadLetter('00000000-0000-0000-0000-000000000000')).toBeNull();
+      await expect(store.resolveDeadLetter('00000000-0000-0000-0000-000000000000')).rejects.toBeInstanceOf(NotFoundError);
+    });
   });
 }

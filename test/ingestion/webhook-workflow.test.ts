@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
+import { createDurasyncClient, type DurasyncClient } from '../../client';
+import { loadConfig } from '../../lib/config';
+import { createLogger } from '../../lib/logger';
+import { createMetrics } from '../../lib/metrics';
+import { LocalObjectStore } from '../../lib/objects';
+import { createQueueWorker } from '../../workers/process';
+import type { WebhookEventInput, WebhookEventResult } from '../../workflows';
+import { openTestDeps, type TestDeps } from '../helpers/deps';
+import { runDurasyncSplit } from '../helpers/process';
+import { connectTestEnv, testWorkflowBundle } from '../helpers/temporal';
+
+jest.setTimeout(120_000);
+
+/** processWebhookEvent on a real `ingestion` worker, database, object store and Temporal server. */
+describe('processWebhookEvent', () => {
+  let env: TestWorkflowEnvironment;
+  let deps: TestDeps;
+  let objects: LocalObjectStore;
+  let objectsDir: string;
+  let worker: Worker;
+  let running: Promise<void>;
+  let client: DurasyncClient;
+  let taskQueue: string;
+  let cliEnv: Record<string, string>;
+
+  beforeAll(async () => {
+    env = await connectTestEnv();
+    deps = await openTestDeps();
+    objectsDir = await mkdtemp(path.join(os.tmpdir(), 'durasync-objects-'));
+    objects = new LocalObjectStore(objectsDir);
+    const prefix = `i${randomBytes(4).toString('hex')}-`;
+    cliEnv = { DATABASE_URL: deps.db.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_OBJECTS_DIR: objectsDir, DURASYNC_LOG_LEVEL: 'warn' };
+    const config = loadConfig({ ...process.env, ...cliEnv, DURASYNC_SHUTDOWN_GRACE: '1s' });
+    worker = await createQueueWorker({
+      connection: env.nativeConnection,
+      config,
+      queue: 'ingestion',
+      bundle: testWorkflowBundle(),
+      metrics: createMetrics(),
+      deps: { store: deps.store, cache: deps.cache, logger: createLogger({ level: 'silent' }), objects },
+    });
+    taskQueue = worker.options.taskQueue;
+    running = worker.run();
+    client = await createDurasyncClient({ config, connection: env.connection });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    if (worker?.getState() === 'RUNNING') worker.shutdown();
+    await running;
+    await objects?.close();
+    await deps?.close();
+    await env?.teardown();
+    if (objectsDir) await rm(objectsDir, { recursive: true, force: true });
+  });
+
+  const delivery = (event: string, payload: unknown, extra: Partial<WebhookEventInput> = {}): WebhookEventInput => ({
+    source: 'github',
+    deliveryId: `d-${randomBytes(6).toString('hex')}`,
+    event,
+    payload,
+    receivedAt: '2026-11-22T10:00:00.000Z',
+    ...extra,
+  });
+  const run = (input: WebhookEventInput) =>
+    env.client.workflow.execute<(i: WebhookEventInput) => Promise<WebhookEventResult>>('processWebhookEvent', {
+      workflowId: `webhook:${input.source}:${input.deliveryId}`,
+      taskQueue,
+      args: [input],
+    });
+  const fast = { maximumAttempts: 2, initialInterval: '50ms', maximumInterval: '100ms' } as const;
+
+  it('stores a delivery once when it arrives twice, with its keywords and actor, and is searchable', async () => {
+    await deps.store.setTrackedKeyword('regression');
+    const input = delivery('pull_request', {
+      action: 'opened',
+      repository: { full_name: 'acme/app' },
+      sender: { id: 7, login: 'ann' },
+      pull_request: { number: 12, title: 'Fix the Regression in sync', body: 'regression, not regressions', updated_at: '2026-11-22T09:00:00Z' },
+    });
+    const first = await run(input);
+    expect(first).toMatchObject({ workflowId: `webhook:github:${input.deliveryId}`, kind: 'pull_request.opened', created: true, keywords: [{ keyword: 'regression', occurrences: 2 }] });
+    expect(first.identityId).toEqual(expect.any(String));
+
+    const second = await run(input);
+    expect(second).toMatchObject({ eventId: first.eventId, created: false });
+    expect(await client.events.count({ source: 'github' })).toBe(1);
+    const stored = await client.events.show('github', input.deliveryId);
+    expect(stored).toMatchObject({ id: first.eventId, repository: 'acme/app', title: 'PR #12: Fix the Regression in sync', actorIdentityId: first.identityId, payloadRef: null });
+    expect((await client.events.search('regression')).map((hit) => hit.event.id)).toEqual([first.eventId]);
+
+    const handle = env.client.workflow.getHandle(first.workflowId);
+    const description = await handle.describe();
+    expect(description.searchAttributes).toMatchObject({ DurasyncKind: ['webhook'], DurasyncSource: ['github'], DurasyncStatus: ['duplicate'] });
+    expect(await handle.query('progress')).toMatchObject({ stage: 'done' });
+    if (process.env.DURASYNC_RECORD_HISTORIES) {
+      await writeFile(path.join(__dirname, '..', 'histories', 'process-webhook-event.json'), historyToJSON(await handle.fetchHistory()));
+    }
+  });
+
+  it('dead-letters a malformed payload object without retrying, and dlq retry stores it once the object is fixed', async () => {
+    const payloadRef = `webhooks/github/${randomBytes(4).toString('hex')}.json`;
+    await objects.put(payloadRef, Buffer.from(JSON.stringify({ ref: 42, repository: { full_name: 'acme/app' } })));
+    const input = delivery('push', undefined, { payloadRef, retry: fast });
+    delete input.payload;
+
+    const failure = await run(input).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    const activity = (failure as WorkflowFailedError).cause;
+    expect(activity).toBeInstanceOf(ActivityFailure);
+    expect((activity as ActivityFailure).cause).toBeInstanceOf(ApplicationFailure);
+    expect(((activity as ActivityFailure).cause as ApplicationFailure).type).toBe('InvalidEvent');
+
+    const [letter, ...others] = await client.dlq.list({ source: 'webhook:github' });
+    expect(others.filter((d) => d.ref === input.deliveryId)).toEqual([]);
+    expect(letter).toMatchObject({ ref: input.deliveryId, errorType: 'InvalidEvent', attempts: 1, workflowId: `webhook:github:${input.deliveryId}`, resolvedAt: null });
+    expect(letter?.details).toMatchObject({ input: { source: 'github', deliveryId: input.deliveryId, event: 'push', payloadRef } });
+
+    const stillBroken = await runDurasyncSplit(['dlq', 'retry', letter!.id], cliEnv);
+    expect(stillBroken.code).toBe(4);
+    await objects.put(payloadRef, Buffer.from(JSON.stringify({ ref: 'refs/heads/main', repository: { full_name: 'acme/app' }, commits: [{ message: 'one' }] })));
+    const retried = await runDurasyncSplit(['--json', 'dlq', 'retry', letter!.id], cliEnv);
+    expect(retried.code).toBe(0);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ deadLetter: { id: letter!.id }, result: { kind: 'push', created: true } });
+    expect((await client.dlq.list({ all: true })).find((d) => d.id === letter!.id)?.resolvedAt).toEqual(expect.any(Date));
+    expect((await client.dlq.list()).find((d) => d.id === letter!.id)).toBeUndefined();
+    expect(await client.events.show('github', input.deliveryId)).toMatchObject({ title: '1 commit pushed to main', payloadRef, payload: {} });
+  });
+
+  it('dead-letters a database failure after its last retry, keeps the inline payload, and retries it once the database is fixed', async () => {
+    const pg = new PgClient({ connectionString: deps.db.url });
+    await pg.connect();
+    try {
+      await pg.query('alter function record_event_keywords(uuid) rename to record_event_keywords_broken');
+      const input = delivery('issues', { action: 'opened', repository: { full_name: 'acme/app' }, issue: { number: 5, title: 'Slow' } }, { retry: fast });
+      await expect(run(input)).rejects.toBeInstanceOf(WorkflowFailedError);
+      const letter = (await client.dlq.list()).find((d) => d.ref === input.deliveryId);
+      expect(letter).toMatchObject({ source: 'webhook:github', attempts: 2 });
+      expect(letter?.errorType).not.toBe('InvalidEvent');
+      expect(letter?.details).toMatchObject({ inlinePayload: true, input: { payloadRef: `dead-letters/webhook/github/${input.deliveryId}.json` } });
+
+      await pg.query('alter function record_event_keywords_broken(uuid) rename to record_event_keywords');
+      const outcomes = await client.dlq.retryAll();
+      expect(outcomes).toContainEqual({ deadLetterId: letter!.id, ok: true });
+      expect(await client.events.show('github', input.deliveryId)).toMatchObject({ kind: 'issues.opened', title: 'Issue #5: Slow' });
+
+      const count = await runDurasyncSplit(['--json', 'events', 'count', '--source', 'github'], cliEnv);
+      expect(JSON.parse(count.stdout)).toEqual({ count: await deps.store.countEvents('github'), source: 'github' });
+      const list = await runDurasyncSplit(['dlq', 'list', '--all'], cliEnv);
+      expect(list.stdout).toContain(letter!.id);
+      const missing = await runDurasyncSplit(['dlq', 'retry', '00000000-0000-0000-0000-000000000000'], cliEnv);
+      expect(missing.code).toBe(3);
+    } finally {
+      await pg.end();
+    }
+  });
+});

@@ -1,0 +1,71 @@
+import type { Duration } from '@temporalio/common';
+
+/**
+ * The input of `processWebhookEvent` (workflow id `webhook:<source>:<deliveryId>`, `ingestion`
+ * queue). The ingress server starts it by name with this contract; `retry` is optional and only
+ * for starters that want another retry policy than the default.
+ */
+export interface WebhookEventInput {
+  source: string;
+  deliveryId: string;
+  /** e.g. GitHub's X-GitHub-Event */
+  event: string;
+  /** the JSON body when <= 256 KB */
+  payload?: unknown;
+  /** object key (lib/objects.ts ObjectStore) when larger */
+  payloadRef?: string;
+  receivedAt: string;
+  /** Retries of database and network failures. Default: 5 attempts, 1 s doubling up to 5 min. */
+  retry?: WebhookRetryOptions;
+}
+
+export interface WebhookRetryOptions {
+  /** Default: 5. */
+  maximumAttempts?: number;
+  /** A duration (`1s`, `500ms`) or milliseconds. Default: `1s`. */
+  initialInterval?: Duration;
+  /** Default: `5m`. */
+  maximumInterval?: Duration;
+  /** Default: 2. */
+  backoffCoefficient?: number;
+}
+
+/** Who did it, as the provider names them: what identity resolution links. */
+export interface EventActor {
+  provider: string;
+  externalId: string;
+  login?: string;
+  email?: string;
+  name?: string;
+}
+
+export interface StoredEventSummary {
+  eventId: string;
+  /** false: the delivery was stored before (a duplicate). */
+  created: boolean;
+  /** e.g. `pull_request.opened`. */
+  kind: string;
+  repository: string | null;
+  actor: EventActor | null;
+}
+
+export interface WebhookEventResult {
+  workflowId: string;
+  eventId: string;
+  kind: string;
+  created: boolean;
+  keywords: { keyword: string; occurrences: number }[];
+  identityId: string | null;
+}
+
+/** ApplicationFailure types of the ingestion activities. */
+export const INGESTION_FAILURE_TYPES = {
+  /** The payload cannot be read as the event it claims to be: never retried, dead-lettered. */
+  invalidEvent: 'InvalidEvent',
+} as const;
+
+/** The workflow id of a delivery. */
+export const webhookWorkflowId = (source: string, deliveryId: string): string => `webhook:${source}:${deliveryId}`;
+
+/** The dead letter source of a webhook source. */
+export const webhookDeadLetterSource = (source: string): string => `webhook:${source}`;
