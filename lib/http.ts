@@ -17,8 +17,8 @@ export class HttpError extends Error {
   }
 }
 
-/** Reads a request body of at most `limit` bytes; an HttpError 413 beyond. */
-export async function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+/** Reads a request body of at most `limit` bytes, as bytes (e.g. to check a signature); an HttpError 413 beyond. */
+export async function readRawBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () => {
     req.resume();
     return new HttpError(413, `body: larger than ${limit} bytes`);
@@ -31,7 +31,12 @@ export async function readBody(req: http.IncomingMessage, limit: number): Promis
     if (size > limit) throw tooLarge();
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/** Reads a request body of at most `limit` bytes as UTF-8 text; an HttpError 413 beyond. */
+export async function readBody(req: http.IncomingMessage, limit: number): Promise<string> {
+  return (await readRawBody(req, limit)).toString('utf8');
 }
 
 /** A route's handler; `params` holds the decoded values of the route's `:name` segments. */

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { DurasyncConfig, WebhookSourceConfig } from '../config';
-import { HttpError, sendJson, type Routes } from '../http';
+import { HttpError, readRawBody, sendJson, type Routes } from '../http';
 import type { Logger } from '../logger';
 import { createObjectStore, type ObjectStore } from '../objects';
 import { taskQueueName } from '../queues';
@@ -21,23 +21,6 @@ export interface WebhookIngressOptions extends WebhookStarter {
   sources: WebhookSourceConfig[];
   /** Largest body (DURASYNC_WEBHOOK_MAX_BODY). Default: 25 MB. */
   maxBodyBytes?: number;
-}
-
-/** Reads the raw body, at most `limit` bytes; an HttpError 413 beyond. */
-async function readRawBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => {
-    req.resume();
-    return new HttpError(413, `body: larger than ${limit} bytes`);
-  };
-  if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

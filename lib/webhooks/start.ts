@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { WebhookEventInput } from '../../workflows/ingestion/types';
 import type { ObjectStore } from '../objects';
 
 /**
@@ -14,17 +15,8 @@ export const WEBHOOK_WORKFLOW_TYPE = 'processWebhookEvent';
 /** Bodies above this travel through the object store (`payloadRef`) instead of the workflow input. */
 export const INLINE_PAYLOAD_LIMIT = 256 * 1024;
 
-/** The input of `processWebhookEvent`. */
-export interface WebhookEventInput {
-  source: string;
-  deliveryId: string;
-  event: string;
-  /** The JSON body, when at most 256 KB. */
-  payload?: unknown;
-  /** The object key of the JSON body in the ObjectStore, when larger. */
-  payloadRef?: string;
-  receivedAt: string;
-}
+/** The input of `processWebhookEvent` (the ingestion family's contract). */
+export type { WebhookEventInput };
 
 export interface WebhookDelivery {
   source: string;
