@@ -14,6 +14,7 @@ import { schedulesApi, type SchedulesApi } from './schedules';
 import { syncApi, type SyncApi } from './sync';
 import { branchesApi, type BranchesApi } from './branches';
 import { ingestionApis, type DlqApi, type EventsApi } from './ingestion';
+import { webhooksApi, type WebhooksApi } from './webhooks';
 
 /**
  * The durasync client SDK, the package's root export: `createDurasyncClient()` connects to the
@@ -39,6 +40,7 @@ export { syncWorkflowId } from './sync';
 export type { AcceptResult, BranchDetails, BranchesApi, BranchStats, Change, MaterializedBranch } from './branches';
 export { branchWorkflowId } from './branches';
 export type { DeadLetterRetry, DlqApi, EventsApi } from './ingestion';
+export type { WebhooksApi } from './webhooks';
 export { DeadLetterNotFoundError, DeadLetterNotRetryableError } from './ingestion';
 
 /** gRPC status NOT_FOUND: what the history call answers for an unknown workflow. */
@@ -154,6 +156,8 @@ export interface DurasyncClient {
   readonly events: EventsApi;
   /** Dead letters of webhook deliveries: list, retry, retryAll (client/ingestion.ts; needs a database). */
   readonly dlq: DlqApi;
+  /** Webhook deliveries handed over from code, deduplicated like the ingress's: deliver, status (client/webhooks.ts). */
+  readonly webhooks: WebhooksApi;
   /** The configuration it was created with. */
   readonly config: DurasyncConfig;
   /** The underlying Temporal client, for what the namespaces do not cover. */
@@ -177,6 +181,7 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
   const schedules = schedulesApi(client, config);
   const branches = branchesApi(client, config);
   const { events, dlq } = ingestionApis(client, config);
+  const webhooks = webhooksApi(client, config);
   return {
     workflows,
     canary: {
@@ -195,12 +200,14 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
     branches,
     events,
     dlq,
+    webhooks,
     config,
     temporal: client,
     async close() {
       try {
         await branches.close();
         await dlq.close();
+        await webhooks.close();
       } finally {
         await owned?.close();
       }
