@@ -97,6 +97,7 @@ export function branchesApi(client: Client, config: DurasyncConfig, options: { l
           workflowId,
           taskQueue,
           args: [{ branchId, ...(config.branches.compactEvery > 0 ? { compactEvery: config.branches.compactEvery } : {}) }],
+          staticSummary: `deltas of branch ${branchId}`,
           workflowIdConflictPolicy: 'USE_EXISTING',
         });
         return await client.workflow.executeUpdateWithStart<BranchDeltasWorkflow, number, []>('flush', { startWorkflowOperation: start });
@@ -129,7 +130,7 @@ export function branchesApi(client: Client, config: DurasyncConfig, options: { l
     async cleanup(branchId) {
       const workflowId = `branch-cleanup:${branchId}`;
       try {
-        return await client.workflow.execute<(input: { branchId: string }) => Promise<CleanupBranchResult>>('cleanupBranch', { workflowId, taskQueue, args: [{ branchId }], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+        return await client.workflow.execute<(input: { branchId: string }) => Promise<CleanupBranchResult>>('cleanupBranch', { workflowId, taskQueue, args: [{ branchId }], workflowIdReusePolicy: 'ALLOW_DUPLICATE', staticSummary: `cleanup of archived branch ${branchId}` });
       } catch (err) {
         throw toDurasyncError(err, workflowId);
       }

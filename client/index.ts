@@ -274,7 +274,7 @@ function workflowsApi(client: Client, config: DurasyncConfig): WorkflowsApi {
     async start(type, { args = [], workflowId = `${type}:${randomUUID()}`, taskQueue = 'sync' } = {}) {
       if (!isQueueName(taskQueue)) throw new TypeError(`unknown queue "${String(taskQueue)}": expected one of ${QUEUES.join(', ')}`);
       try {
-        const handle = await client.workflow.start(type, { args, workflowId, taskQueue: taskQueueName(taskQueue, config.temporal.taskQueuePrefix) });
+        const handle = await client.workflow.start(type, { args, workflowId, taskQueue: taskQueueName(taskQueue, config.temporal.taskQueuePrefix), staticSummary: `${type} (started with the durasync client)` });
         return { workflowId, runId: handle.firstExecutionRunId };
       } catch (err) {
         throw toDurasyncError(err, workflowId);

@@ -87,7 +87,7 @@ export function ingestionApis(client: Client, config: DurasyncConfig): { events:
     const workflowId = webhookWorkflowId(input.source, input.deliveryId);
     try {
       const handle = await client.workflow
-        .start<ProcessWebhookEvent>('processWebhookEvent', { workflowId, taskQueue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' })
+        .start<ProcessWebhookEvent>('processWebhookEvent', { workflowId, taskQueue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY', staticSummary: `dead-letter retry: ${input.source} ${input.event} delivery ${input.deliveryId}` })
         .catch((err: unknown) => {
           if (err instanceof WorkflowExecutionAlreadyStartedError) return client.workflow.getHandle<ProcessWebhookEvent>(workflowId);
           throw err;

@@ -33,6 +33,7 @@ export function temporalBranchSignaller(client: Client, taskQueue: string, compa
       workflowId: `branch:${branchId}`,
       taskQueue,
       args: [{ branchId, ...(compactEvery > 0 ? { compactEvery } : {}) }],
+      staticSummary: `deltas of branch ${branchId}`,
       signal: 'changes',
       signalArgs: [signal],
     });

@@ -83,6 +83,7 @@ export async function startWebhookWorkflow(starter: WebhookStarter, delivery: We
       taskQueue: starter.taskQueue,
       workflowId,
       args: [input],
+      staticSummary: `${delivery.source} ${delivery.event} delivery ${delivery.deliveryId}${input.payloadRef ? ' (payload in the object store)' : ''}`,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     });

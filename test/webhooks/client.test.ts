@@ -43,6 +43,8 @@ describe('client.webhooks', () => {
     expect(again.runId).toBe(first.runId);
     expect(await client.webhooks.status('github', deliveryId)).toEqual({ workflowId: first.workflowId, runId: first.runId, status: 'RUNNING' });
     expect(await inputOf(first.workflowId)).toMatchObject({ source: 'github', deliveryId, event: 'push', payload: { ref: 'refs/heads/main' } });
+    // What the Web UI shows for it.
+    expect((await client.workflows.describe(first.workflowId)).staticSummary).toBe(`github push delivery ${deliveryId}`);
   });
 
   it('sends a payload over 256 KB through the object store, as a reference', async () => {
