@@ -134,6 +134,7 @@ async function dispatch(job: LoadedSyncJob, report: (p: Progress) => void): Prom
         workflowId: `${workflowInfo().workflowId}:canary`,
         taskQueue: workflowInfo().taskQueue,
         args: [(job.payload ?? {}) as CanaryInput],
+        staticSummary: `canary for sync job ${job.id}`,
       });
     }
     default:
@@ -157,6 +158,7 @@ async function runSyncLink(job: LoadedSyncJob, report: (p: Progress) => void): P
         taskQueue: workflowInfo().taskQueue,
         args: [childInput],
         typedSearchAttributes: [{ key: DurasyncLinkId, value: linkId }],
+        staticSummary: `sync of link ${linkId} for sync job ${job.id}`,
       });
       report({ stage: 'running', message: `syncing link ${linkId}${direction ? ` (${String(direction)})` : ''}` });
       return await child.result();

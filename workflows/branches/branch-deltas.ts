@@ -32,11 +32,16 @@ const MAINTENANCE_ACTIVITY = {
   startToCloseTimeout: '30m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 20 },
 } as const;
-const deltas = proxyActivities<BranchActivities>(DELTA_ACTIVITY);
-const maintenance = proxyActivities<BranchActivities>(MAINTENANCE_ACTIVITY);
-// With the summary the Web UI shows on each activity.
+// One proxy per activity, each with the summary the Web UI shows on it.
 const { storeDelta } = proxyActivities<BranchActivities>({ ...DELTA_ACTIVITY, summary: 'compress pending batches into the next delta object' });
 const { commitDelta } = proxyActivities<BranchActivities>({ ...DELTA_ACTIVITY, summary: 'commit the delta and move the branch head' });
+const deltas = proxyActivities<BranchActivities>({ ...DELTA_ACTIVITY, summary: "read the branch's head and state" });
+const maintenance = {
+  branchInfo: proxyActivities<BranchActivities>({ ...MAINTENANCE_ACTIVITY, summary: "read the branch's head and state" }).branchInfo,
+  snapshotBranch: proxyActivities<BranchActivities>({ ...MAINTENANCE_ACTIVITY, summary: 'fold the deltas into a snapshot object' }).snapshotBranch,
+  deleteBranchObjects: proxyActivities<BranchActivities>({ ...MAINTENANCE_ACTIVITY, summary: "delete the branch's objects" }).deleteBranchObjects,
+  deleteBranchRows: proxyActivities<BranchActivities>({ ...MAINTENANCE_ACTIVITY, summary: "delete the branch's rows" }).deleteBranchRows,
+};
 
 /** Deltas per execution before continuing as new (keeps history small). */
 const DEFAULT_DELTAS_PER_RUN = 200;
@@ -159,6 +164,7 @@ export async function branchDeltas(input: BranchDeltasInput): Promise<BranchStat
       await startChild(compactBranch, {
         workflowId: `branch-compact:${branchId}:${seq}`,
         args: [{ branchId, every }],
+        staticSummary: `compaction of branch ${branchId} at seq ${seq}`,
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       });
