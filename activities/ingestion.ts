@@ -13,7 +13,7 @@ import { InvalidEventError, normalizeEvent } from './ingestion-github';
  * store failures are thrown as they are, for the workflow's retry policy. Payloads are never logged.
  */
 export interface IngestionDeps {
-  store: Pick<Store, 'upsertEvent' | 'recordEventKeywords' | 'linkIdentity' | 'recordDeadLetter'>;
+  store: Pick<Store, 'upsertEvent' | 'recordEventKeywords' | 'linkIdentity' | 'recordDeadLetter' | 'aggregateDailyMetrics'>;
   /** Where large payloads (payloadRef) are read, and dead-lettered inline payloads kept. Null: none configured. */
   objects: Pick<ObjectStore, 'get' | 'put'> | null;
   logger: Logger;
@@ -124,6 +124,16 @@ export function createIngestionActivities(deps: IngestionDeps) {
       const letter = await store.recordDeadLetter(record);
       logger.warn({ source: record.source, ref: record.ref, errorType: record.errorType, workflowId: input.workflowId }, 'webhook event dead-lettered');
       return { deadLetterId: letter.id };
+    },
+
+    /**
+     * Recomputes the daily event metrics of from..to (inclusive, UTC) from the events (workflow
+     * dailyAnalytics, one call per chunk of days). Idempotent: a re-run writes the same rows.
+     */
+    async aggregateDailyMetrics(range: { from: string; to: string }): Promise<{ from: string; to: string; rows: number }> {
+      const rows = await store.aggregateDailyMetrics(range);
+      logger.debug({ from: range.from, to: range.to, rows }, 'daily metrics aggregated');
+      return { from: range.from, to: range.to, rows };
     },
   };
 }

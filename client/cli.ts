@@ -25,6 +25,7 @@ import { registerTailCommands, startConfiguredTailer } from './commands/tail';
 import { registerBranchCommands } from './commands/branches';
 import { registerEventCommands } from './commands/events';
 import { registerDlqCommands } from './commands/dlq';
+import { registerAnalyticsCommands } from './commands/analytics';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -188,6 +189,7 @@ export function buildProgram(): Command {
   registerBranchCommands(program);
   registerEventCommands(program);
   registerDlqCommands(program);
+  registerAnalyticsCommands(program);
   registerBenchCommand(program);
 
   return program;

@@ -17,3 +17,5 @@ export type { BranchDeltasInput, CompactBranchInput, CompactBranchResult, Cleanu
 export type { BranchStats, Change, ChangesSignal, DeltaSummary } from './branches/types';
 export { processWebhookEvent } from './ingestion/process-webhook-event';
 export type { WebhookEventInput, WebhookEventResult, WebhookRetryOptions } from './ingestion/types';
+export { dailyAnalytics, analyticsWorkflowId } from './ingestion/daily-analytics';
+export type { DailyAnalyticsInput, DailyAnalyticsResult } from './ingestion/daily-analytics';

@@ -90,3 +90,20 @@ export interface ListDeadLettersInput {
   /** Default: 100. */
   limit?: number;
 }
+
+/** One row of daily_metrics (migration 0012_daily_metrics.sql): a metric's value on a day (UTC). */
+export interface DailyMetric {
+  /** YYYY-MM-DD. */
+  day: string;
+  /** `events` or `events_by_type` (the metrics aggregateDailyMetrics computes). */
+  metric: string;
+  /** `''` (total), a source, or `<source>:<type>`. */
+  dimension: string;
+  value: number;
+}
+
+/** A range of days, YYYY-MM-DD, both included. */
+export interface DayRange {
+  from: string;
+  to: string;
+}

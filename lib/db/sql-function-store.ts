@@ -1,8 +1,8 @@
 import { NotFoundError, UnexpectedResultError } from './errors';
 import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toBranchPendingSummary, toBranchSnapshot, toPendingBranchBatch, toDeadLetter, toFeatureFlag, toProviderToken, toStagedContent, toSyncConflict, toSyncFile, toSyncJob, toSyncLink } from './rows';
-import type { Row } from './rows';
+import { reader, type Row } from './rows';
 import { toIdentity, toSearchHit, toStoredEvent, toTrackedKeyword } from './ingestion-rows';
-import type { EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
+import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
 import type {
   AppendBranchChangesInput,
   Branch,
@@ -472,5 +472,20 @@ export abstract class SqlFunctionStore {
     const fn = 'record_event_keywords';
     const rows = await this.callRows(fn, { p_event_id: eventId });
     return rows.map((row) => ({ keyword: String(row.keyword), occurrences: Number(row.occurrences) }));
+  }
+
+  async aggregateDailyMetrics(range: DayRange): Promise<number> {
+    return this.countOf('aggregate_daily_metrics', { p_from: range.from, p_to: range.to });
+  }
+
+  async listDailyMetrics(input: DayRange & { metric?: string }): Promise<DailyMetric[]> {
+    const fn = 'list_daily_metrics';
+    const rows = await this.callRows(fn, { p_from: input.from, p_to: input.to, p_metric: input.metric });
+    return rows.map((row) => {
+      const r = reader(row, fn);
+      const value = Number(r.json('value'));
+      if (!Number.isFinite(value)) r.fail('value', row.value);
+      return { day: r.string('day'), metric: r.string('metric'), dimension: r.string('dimension'), value };
+    });
   }
 }

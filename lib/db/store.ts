@@ -37,7 +37,7 @@ import type {
   SyncLink,
   SyncLinkStatus,
 } from './types';
-import type { EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
+import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
 
 export type * from './types';
 export {
@@ -243,6 +243,18 @@ export interface Store {
    * records the hits, replacing earlier counts (`record_event_keywords`). NotFoundError for an unknown event.
    */
   recordEventKeywords(eventId: string): Promise<KeywordHit[]>;
+
+  /**
+   * Recomputes the daily event metrics of the days from..to (inclusive, UTC) from the events
+   * (`aggregate_daily_metrics`): `events` (dimension '' and per source) and `events_by_type`
+   * (`<source>:<type or kind>`). Idempotent: a re-run writes the same rows, and rows of days that
+   * no longer have events are deleted. Returns how many metric rows the range has.
+   * InvalidArgumentError when from is after to.
+   */
+  aggregateDailyMetrics(range: DayRange): Promise<number>;
+
+  /** The daily metrics of from..to, by day, metric and dimension; one metric if given (`list_daily_metrics`). */
+  listDailyMetrics(input: DayRange & { metric?: string }): Promise<DailyMetric[]>;
 
   /** Creates a sync link, or returns the one with the same folder, repository, branch and path (`created: false`). */
   createSyncLink(input: CreateSyncLinkInput): Promise<{ link: SyncLink; created: boolean }>;

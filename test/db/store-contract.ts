@@ -586,6 +586,36 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(await store.searchEvents(word, { source: 'other' })).toEqual([]);
     });
 
+    it('aggregates events into daily metrics per day, source and type, idempotently, and lists them', async () => {
+      // Days no other test writes events on; assertions look at this test's sources only.
+      const source = `src-${uid()}`;
+      const other = `src-${uid()}`;
+      const range = { from: '1971-03-01', to: '1971-03-03' };
+      const mine = <T extends { dimension: string }>(rows: T[]): T[] => rows.filter((r) => r.dimension === '' || r.dimension.startsWith(source) || r.dimension.startsWith(other));
+      await store.upsertEvent({ source, externalId: 'a', kind: 'push', type: 'push', occurredAt: new Date('1971-03-01T00:00:00Z') });
+      await store.upsertEvent({ source, externalId: 'b', kind: 'issues.opened', type: 'issues', occurredAt: new Date('1971-03-01T23:59:59Z') });
+      await store.upsertEvent({ source: other, externalId: 'c', kind: 'change', occurredAt: new Date('1971-03-03T12:00:00Z') });
+      await store.upsertEvent({ source, externalId: 'outside', kind: 'push', occurredAt: new Date('1971-03-04T00:00:00Z') });
+
+      expect(await store.aggregateDailyMetrics(range)).toBeGreaterThanOrEqual(7);
+      const rows = mine(await store.listDailyMetrics(range));
+      expect(rows).toEqual(expect.arrayContaining([
+        { day: '1971-03-01', metric: 'events', dimension: source, value: 2 },
+        { day: '1971-03-01', metric: 'events_by_type', dimension: `${source}:issues`, value: 1 },
+        { day: '1971-03-01', metric: 'events_by_type', dimension: `${source}:push`, value: 1 },
+        { day: '1971-03-03', metric: 'events', dimension: other, value: 1 },
+        { day: '1971-03-03', metric: 'events_by_type', dimension: `${other}:change`, value: 1 },
+      ]));
+      expect(rows.filter((r) => r.day === '1971-03-04')).toEqual([]);
+      const total = rows.find((r) => r.day === '1971-03-01' && r.metric === 'events' && r.dimension === '');
+      expect(total?.value).toBeGreaterThanOrEqual(2);
+
+      await store.aggregateDailyMetrics(range);
+      expect(mine(await store.listDailyMetrics(range))).toEqual(rows);
+      expect(mine(await store.listDailyMetrics({ ...range, metric: 'events_by_type' }))).toEqual(rows.filter((r) => r.metric === 'events_by_type'));
+      await expect(store.aggregateDailyMetrics({ from: '1971-03-03', to: '1971-03-01' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
     it('links identities with a confidence and the rule that matched, and sets the event actor', async () => {
       const id = uid();
       const google = await store.linkIdentity({ provider: 'google', externalId: `g-${id}`, login: `ann-${id}`, email: `Ann-${id}@Example.com` });
