@@ -1,6 +1,7 @@
 import type { Client, Connection } from '@temporalio/client';
 import type { DurasyncConfig } from '../lib/config';
 import { HttpError, readBody, runChecks, sendJson, startHttpServer, type RunningServer, type Routes } from '../lib/http';
+import { isUuid } from '../lib/ids';
 import type { Logger } from '../lib/logger';
 import { ConflictError, createStore, type Store } from '../lib/db/store';
 import { ChangeInputError, parseChanges } from '../lib/branches/changes';
@@ -61,7 +62,6 @@ export async function openBranchIngress(options: { config: DurasyncConfig; clien
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `POST /branches/:branchId/changes`: a JSON array of changes, or NDJSON (one change a line). The
@@ -76,7 +76,7 @@ export function branchRoutes(options: BranchIngressOptions): Routes {
     '/branches/:branchId/changes': {
       POST: async (req, res, _url, params) => {
         const branchId = params.branchId ?? '';
-        const branch = UUID.test(branchId) ? await options.store.getBranch(branchId) : null;
+        const branch = isUuid(branchId) ? await options.store.getBranch(branchId) : null;
         if (!branch) {
           req.resume();
           throw new HttpError(404, `no branch ${branchId}`);

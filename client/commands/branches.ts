@@ -6,7 +6,7 @@ import { ChangeInputError } from '../../lib/branches/changes';
 import { ConflictError, InvalidArgumentError as StoreInvalidArgumentError, NotFoundError } from '../../lib/db/store';
 import { ConfigError } from '../../lib/errors';
 import type { BranchDetails } from '../branches';
-import { command, EXIT, ExitError, print, UsageError, withClient, type CommandContext } from './context';
+import { command, EXIT, ExitError, print, requireId, UsageError, withClient, type CommandContext } from './context';
 
 /**
  * `durasync branches create|list|show|materialize|flush` and `durasync changes push`: branches
@@ -22,7 +22,6 @@ export const PUSH_CHUNK_LINES = 5000;
 /** Files at least this large get a progress bar on stderr. */
 const PROGRESS_BYTES = 1024 * 1024;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const wholeNumber = (flag: string) => (value: string): number => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${flag}: expected a whole number, got "${value}"`);
@@ -34,7 +33,7 @@ function requireDatabase(ctx: CommandContext): void {
 }
 
 function requireBranchId(branchId: string): void {
-  if (!UUID.test(branchId)) throw new UsageError(`branchId: expected a branch id (a UUID), got "${branchId}"`);
+  requireId('branchId', 'branch', branchId);
 }
 
 const mb = (bytes: number) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${bytes} B`);

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isUuid } from '../../lib/ids';
 import pino from 'pino';
 import { Command } from 'commander';
 import { ConfigError } from '../../lib/errors';
@@ -194,4 +195,9 @@ export function command<A extends unknown[]>(
       fail(error, code, error.message);
     }
   };
+}
+
+/** A row id argument (`linkId`, `branchId`): a UsageError (exit 2) naming it unless it is a UUID. */
+export function requireId(argument: string, kind: string, value: string): void {
+  if (!isUuid(value)) throw new UsageError(`${argument}: expected a ${kind} id (a UUID), got "${value}"`);
 }

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { createStore, type Store } from '../../lib/db/store';
 import { CONFLICT_POLICIES, SYNC_DIRECTIONS, type ConflictPolicy, type SyncDirection, type SyncLink } from '../../lib/db/types';
-import { command, EXIT, ExitError, print, UsageError, type CommandContext } from './context';
+import { command, EXIT, ExitError, print, requireId, UsageError, type CommandContext } from './context';
 
 /** `durasync links create|list|show|pause|resume`: the sync links in the store (Postgres or Supabase). */
 async function withStore<T>(ctx: CommandContext, work: (store: Store) => Promise<T>): Promise<T> {
@@ -15,7 +15,6 @@ async function withStore<T>(ctx: CommandContext, work: (store: Store) => Promise
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function linkLines(link: SyncLink): string[] {
   const arrow = link.direction === 'both' ? '<->' : link.direction === 'drive_to_github' ? '->' : '<-';
@@ -83,7 +82,7 @@ export function registerLinkCommands(program: Command): void {
     .argument('<linkId>')
     .action(
       command('links show', async (ctx, linkId: string) => {
-        if (!UUID.test(linkId)) throw new UsageError(`linkId: expected a link id (a UUID), got "${linkId}"`);
+        requireId('linkId', 'link', linkId);
         const link = await withStore(ctx, (store) => store.getSyncLink(linkId));
         if (!link) throw new ExitError(`no link ${linkId}`, EXIT.NOT_FOUND);
         print(ctx, { link }, () => linkLines(link));
@@ -103,7 +102,7 @@ export function registerLinkCommands(program: Command): void {
       .option('--reason <text>', 'why (shown by links show)')
       .action(
         command(`links ${name}`, async (ctx, linkId: string, opts: { reason?: string }) => {
-          if (!UUID.test(linkId)) throw new UsageError(`linkId: expected a link id (a UUID), got "${linkId}"`);
+          requireId('linkId', 'link', linkId);
           const link = await withStore(ctx, async (store) => ((await store.getSyncLink(linkId)) ? store.setSyncLinkStatus(linkId, status, opts.reason ?? null) : null));
           if (!link) throw new ExitError(`no link ${linkId}`, EXIT.NOT_FOUND);
           print(ctx, { link }, () => linkLines(link));

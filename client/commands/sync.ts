@@ -3,7 +3,7 @@ import { createStore } from '../../lib/db/store';
 import type { SyncLink } from '../../lib/db/types';
 import type { DurasyncClient, SyncDirection, SyncRunHandle, SyncRunResult } from '../index';
 import { DurasyncWorkflowFailedError, SyncAlreadyRunningError, SyncNotRunningError, WorkflowNotFoundError } from '../errors';
-import { command, EXIT, ExitError, print, UsageError, withClient, type CommandContext } from './context';
+import { command, EXIT, ExitError, print, requireId, UsageError, withClient, type CommandContext } from './context';
 import { formatProgress, tryProgress, waitWithProgress } from './wait';
 
 /**
@@ -16,7 +16,6 @@ import { formatProgress, tryProgress, waitWithProgress } from './wait';
  * progress (`run` without --wait); 4 when the run failed, or (`run --wait`) ended cancelled.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** How often --wait asks for progress. */
 const PROGRESS_MS = 1000;
@@ -39,7 +38,7 @@ const spaced = (direction: string) => direction.replace(/[_-]/g, ' ');
  * configured database, undefined (the workflow checks the link itself).
  */
 export async function requireLink(ctx: CommandContext, linkId: string, direction?: SyncDirection): Promise<SyncLink | undefined> {
-  if (!UUID.test(linkId)) throw new UsageError(`linkId: expected a link id (a UUID), got "${linkId}"`);
+  requireId('linkId', 'link', linkId);
   const { database } = ctx.config;
   if (!database.url && !database.supabase) return undefined;
   const store = createStore({ databaseUrl: database.url, supabase: database.supabase, logger: ctx.logger, poolMax: 1 });

@@ -1,0 +1,6 @@
+/** Ids durasync's tables give rows (gen_random_uuid()): links, branches, jobs. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
