@@ -133,7 +133,12 @@ describe('job bridge', () => {
     const done = await waitForJobs([...lost, held].map((j) => j.id), (j) => j.status === 'succeeded');
     await b.stop();
 
-    for (const job of done.slice(0, 2)) expect(job).toMatchObject({ claimedBy: 'rescuer', attempts: 2, lastError: null });
+    for (const job of done.slice(0, 2)) {
+      expect(job).toMatchObject({ claimedBy: 'rescuer', lastError: null });
+      // Claimed by the dead claimer, then by the rescuer; on a loaded machine a canary can outlive the
+      // 1 s lease and be re-claimed again (answered "already started"), which counts as an attempt too.
+      expect(job.attempts).toBeGreaterThanOrEqual(2);
+    }
     expect(b.stats().started).toBeGreaterThanOrEqual(2);
     expect(b.stats().alreadyStarted).toBeGreaterThanOrEqual(1);
     expect(b.stats().startFailures).toBe(0);
