@@ -60,10 +60,14 @@ describe('webhook ingress', () => {
     return post(body, { 'x-github-delivery': delivery, 'x-github-event': event, 'x-hub-signature-256': signBody(secret, body), ...extra });
   }
 
+  /** Executions with this id, by a visibility query; visibility is eventually consistent, so an execution just started may take a moment to be listed. */
   async function executions(workflowId: string): Promise<number> {
-    let n = 0;
-    for await (const _ of env.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) n++;
-    return n;
+    for (let attempt = 0; ; attempt++) {
+      let n = 0;
+      for await (const _ of env.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) n++;
+      if (n > 0 || attempt >= 50) return n;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async function startInput(workflowId: string): Promise<WebhookEventInput> {
