@@ -67,7 +67,10 @@ describe('durasync branches and changes push', () => {
     expect(archived.code).toBe(0);
     expect(archived.output).toContain(`branch ${branchId} archived at head seq 1`);
     expect((await h.store.getBranch(branchId))?.archivedAt).toBeInstanceOf(Date);
-    const described = await h.env.client.workflow.getHandle(`branch:${branchId}`).describe();
+    // The cancel request is answered before the workflow processes it: wait for it to close.
+    const workflow = h.env.client.workflow.getHandle(`branch:${branchId}`);
+    await workflow.result().catch(() => undefined);
+    const described = await workflow.describe();
     expect(described.status.name).toBe('CANCELLED');
     expect(await h.objects.list(`branches/${branchId}/`)).toHaveLength(1);
 
