@@ -1,3 +1,4 @@
+import type { EventActor } from './events';
 import { GitStore } from './git-store';
 import type { FlatEntry } from './git-store';
 import { nowIso } from './shapes';
@@ -28,6 +29,8 @@ export interface SeedCommitOptions {
    * a force push when it is not a descendant of the head (history rewritten). Default: the head.
    */
   parent?: string;
+  /** Who pushed, for the `PushEvent` the push records. Default: the author's name as a login ("Seed User" -> `seed-user`). */
+  actor?: EventActor;
 }
 
 let nextRepoId = 1000;
@@ -44,6 +47,7 @@ export function createRepo(fullName: string, options: SeedRepoOptions = {}): Rep
     private: options.private ?? true,
     createdAt: nowIso(),
     store: new GitStore(),
+    events: [],
   };
   pushCommit(repo, { files: options.files ?? {}, message: 'Initial commit' });
   return repo;

@@ -6,14 +6,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, readBody } from '../../lib/http';
 import type { Logger } from '../../lib/logger';
 import { DOCS, GithubApiError, badRequest, notFound } from './errors';
+import { eventJson, newestFirst, recordEvent, recordPush, slugLogin } from './events';
+import type { GithubEventJson, SeedEventOptions } from './events';
 import { FaultState } from './faults';
 import type { GithubFaults } from './faults';
+import { etagMatches, eventRoutes, orgRoutes } from './routes-events';
 import { gitRoutes } from './routes-git';
 import { repoRoutes } from './routes-repo';
 import { createRepo, pushCommit } from './seed';
 import type { SeedCommitOptions, SeedRepoOptions } from './seed';
-import type { RepoState, Route } from './shapes';
+import type { OrgRoute, OrgState, RepoState, Route, RouteResult } from './shapes';
 
+export type { EventActor, GithubEventJson, SeedEventOptions } from './events';
 export type { GithubFaults } from './faults';
 export type { SeedCommitOptions, SeedFiles, SeedRepoOptions } from './seed';
 
@@ -54,8 +58,18 @@ export interface GithubEmulator {
     token(token: string, options?: { repos?: string[] }): void;
     /** Creates a repository with one initial commit on its default branch; returns that commit's sha. */
     repo(fullName: string, options?: SeedRepoOptions): string;
-    /** A user's push: one commit on `branch` (null deletes a path; `parent` makes it a force push); returns its sha. */
+    /**
+     * A user's push: one commit on `branch` (null deletes a path; `parent` makes it a force push); returns its sha.
+     * Records a `PushEvent` in the repository's feed (`options.actor`, default: the author's name as a login).
+     */
     commit(fullName: string, options: SeedCommitOptions): string;
+    /**
+     * Makes `login` an organization: events of its repositories carry `org`, and `GET /orgs/{login}/events`
+     * answers (404 for any other login, and for an organization without repositories). Idempotent.
+     */
+    org(login: string): void;
+    /** Appends an event (`type`, `payload` as given) to the repository's feed; returns its id. */
+    event(fullName: string, options: SeedEventOptions): string;
   };
   inspect: {
     calls(): GithubCall[];
@@ -66,16 +80,18 @@ export interface GithubEmulator {
     tree(fullName: string, ref?: string): Record<string, Buffer>;
     /** The commit a branch points at, if it exists. */
     ref(fullName: string, branch: string): string | undefined;
+    /** Every event recorded for the repository, newest first, as the Events API shows them (no 300 or 90-day cut). */
+    events(fullName: string): GithubEventJson[];
   };
   faults: { set(faults: GithubFaults): void; reset(): void };
 }
 
-interface CompiledRoute extends Route {
+type CompiledRoute = (Route | OrgRoute) & {
   regex: RegExp;
   names: string[];
-}
+};
 
-const ROUTES: CompiledRoute[] = [...repoRoutes, ...gitRoutes].map((route) => {
+const ROUTES: CompiledRoute[] = [...repoRoutes, ...gitRoutes, ...eventRoutes, ...orgRoutes].map((route) => {
   const names: string[] = [];
   const source = route.template.replace(/\/\{(\w+)\}/g, (_, name: string) => {
     names.push(name);
@@ -97,6 +113,14 @@ function match(method: string, pathname: string): { route: CompiledRoute; params
   return undefined;
 }
 
+/** A seeded token: its user, the repositories it sees (all when unset), and its rate-limit window. */
+interface Account {
+  userId: number;
+  repos?: Set<string>;
+  used: number;
+  reset: number;
+}
+
 function tokenOf(req: IncomingMessage): string | undefined {
   const m = /^(?:token|bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   return m?.[1];
@@ -105,15 +129,29 @@ function tokenOf(req: IncomingMessage): string | undefined {
 /**
  * GitHub's REST API for the Drive <-> GitHub sync, in memory, for tests and offline runs: repositories
  * with a real content-addressed git object store (git's own SHAs), the git data API (refs, commits,
- * trees, blobs), contents, commits (with `link` pagination) and compare; token auth, per-token
- * primary rate limits with GitHub's headers, and injectable faults. Not emulated: anything outside
- * the routes in routes-*.ts (issues, pulls, search...), conditional requests, GraphQL, webhooks.
+ * trees, blobs), contents, commits (with `link` pagination), compare, and the Events API's repository
+ * and organization feeds (events seeded with `seed.event`, a `PushEvent` per `seed.commit`; at most 300
+ * per feed, `x-poll-interval`, a weak `etag` and a 304 answer to a matching `If-None-Match` that does not
+ * count against the rate limit); token auth, per-token primary rate limits with GitHub's headers, and
+ * injectable faults. Not emulated: anything outside the routes in routes-*.ts (issues, pulls, search,
+ * user feeds...), conditional requests on other routes, events for pushes made through the API,
+ * GraphQL, webhooks.
  */
 export async function startGithubEmulator(options: GithubEmulatorOptions = {}): Promise<GithubEmulator> {
   const limit = options.rateLimit ?? 5000;
   const limits = { treeEntries: Math.max(1, options.maxTreeEntries ?? 100_000), compareFiles: 300 };
   const repos = new Map<string, RepoState>();
-  const tokens = new Map<string, { userId: number; repos?: Set<string>; used: number; reset: number }>();
+  const tokens = new Map<string, Account>();
+  const orgs = new Map<string, OrgState>();
+  const accountIds = new Map<string, number>();
+  let nextAccountId = 10_000;
+  /** The id of a user or organization login, stable for the emulator's life (one id space, as GitHub's). */
+  const accountId = (login: string): number => {
+    const key = login.toLowerCase();
+    const id = accountIds.get(key) ?? nextAccountId++;
+    accountIds.set(key, id);
+    return id;
+  };
   const calls: GithubCall[] = [];
   const faults = new FaultState();
   let url = '';
@@ -125,10 +163,64 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
     return repo;
   };
 
+  /** A user's push (seeded, or a concurrent push fault) and the `PushEvent` it records. */
+  function userPush(repo: RepoState, opts: SeedCommitOptions): string {
+    const branch = opts.branch ?? repo.defaultBranch;
+    const before = repo.store.refs.get(`refs/heads/${branch}`);
+    const head = pushCommit(repo, opts);
+    recordPush(repo, { branch, before, head, actor: opts.actor ?? { login: slugLogin(opts.author?.name ?? 'Seed User') } }, accountId);
+    return head;
+  }
+
+  /** The organization of `/orgs/{org}` and its repositories the account sees; 404 unless seeded with `seed.org` and owning one. */
+  function orgScope(login: string, account: Account): { org: OrgState; repos: RepoState[] } {
+    const org = orgs.get(login.toLowerCase());
+    const owned = [...repos.values()].filter((r) => r.owner.toLowerCase() === login.toLowerCase());
+    if (!org || owned.length === 0) throw notFound(DOCS.orgEvents);
+    return { org, repos: owned.filter((r) => !account.repos || account.repos.has(r.fullName.toLowerCase())) };
+  }
+
+  /** Sends JSON, or nothing when `body` is undefined (a 304). */
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
+    if (body === undefined) {
+      res.writeHead(status, headers);
+      res.end();
+      return;
+    }
     const text = JSON.stringify(body);
     res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)) });
     res.end(text);
+  }
+
+  /** A `/repos/{owner}/{repo}` route: 404 unless the account sees the repository; parses a POST/PATCH body. */
+  async function handleRepoRoute(
+    req: IncomingMessage,
+    method: string,
+    route: Route,
+    params: Record<string, string>,
+    query: URLSearchParams,
+    account: Account,
+  ): Promise<RouteResult> {
+    const fullName = `${params.owner ?? ''}/${params.repo ?? ''}`.toLowerCase();
+    const repo = repos.get(fullName);
+    if (!repo || (account.repos && !account.repos.has(fullName))) throw notFound(DOCS.repos);
+    if (method === 'PATCH' && faults.takeMoveRef(repo.fullName)) {
+      const branch = (params.ref ?? '').replace(/^(refs\/)?heads\//, '');
+      const n = ++concurrentPushes;
+      userPush(repo, { branch, files: { [`.concurrent-push-${n}`]: `concurrent push ${n}\n` }, message: `Concurrent push ${n}` });
+    }
+    let body: Record<string, unknown> = {};
+    if (method === 'POST' || method === 'PATCH') {
+      const text = await readBody(req, options.maxBodyBytes ?? 64 * 1024 * 1024);
+      try {
+        const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
+        if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+        body = parsed as Record<string, unknown>;
+      } catch {
+        throw badRequest('Problems parsing JSON');
+      }
+    }
+    return route.handle({ repo, params, query, body, api: url, limits, orgs });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<GithubCall> {
@@ -157,13 +249,15 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
       if (now >= account.reset) Object.assign(account, { used: 0, reset: now + 3600 });
       const exhausted = account.used >= limit;
       if (!exhausted) account.used++;
-      Object.assign(headers, {
-        'x-ratelimit-limit': String(limit),
-        'x-ratelimit-remaining': String(limit - account.used),
-        'x-ratelimit-used': String(account.used),
-        'x-ratelimit-reset': String(account.reset),
-        'x-ratelimit-resource': 'core',
-      });
+      const rateHeaders = () =>
+        Object.assign(headers, {
+          'x-ratelimit-limit': String(limit),
+          'x-ratelimit-remaining': String(limit - account.used),
+          'x-ratelimit-used': String(account.used),
+          'x-ratelimit-reset': String(account.reset),
+          'x-ratelimit-resource': 'core',
+        });
+      rateHeaders();
       if (exhausted) {
         throw new GithubApiError(
           403,
@@ -174,26 +268,18 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
       const injected = faults.take(method, call.route, requestId);
       if (injected) throw injected;
       if (!found) throw notFound();
-      const fullName = `${found.params.owner ?? ''}/${found.params.repo ?? ''}`.toLowerCase();
-      const repo = repos.get(fullName);
-      if (!repo || (account.repos && !account.repos.has(fullName))) throw notFound(DOCS.repos);
-      if (method === 'PATCH' && faults.takeMoveRef(repo.fullName)) {
-        const branch = (found.params.ref ?? '').replace(/^(refs\/)?heads\//, '');
-        const n = ++concurrentPushes;
-        pushCommit(repo, { branch, files: { [`.concurrent-push-${n}`]: `concurrent push ${n}\n` }, message: `Concurrent push ${n}` });
+      const result =
+        found.route.scope === 'org'
+          ? found.route.handle({ ...orgScope(found.params.org ?? '', account), params: found.params, query, body: {}, api: url, limits, orgs })
+          : await handleRepoRoute(req, method, found.route, found.params, query, account);
+      const etag = result.headers?.etag;
+      if (method === 'GET' && result.status === 200 && etag && etagMatches(req.headers['if-none-match'], etag)) {
+        // Not modified: GitHub does not count a 304 against the primary rate limit, so the call is refunded.
+        account.used--;
+        rateHeaders();
+        const { link: _link, ...kept } = result.headers ?? {};
+        return answer(304, undefined, kept);
       }
-      let body: Record<string, unknown> = {};
-      if (method === 'POST' || method === 'PATCH') {
-        const text = await readBody(req, options.maxBodyBytes ?? 64 * 1024 * 1024);
-        try {
-          const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
-          if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-          body = parsed as Record<string, unknown>;
-        } catch {
-          throw badRequest('Problems parsing JSON');
-        }
-      }
-      const result = found.route.handle({ repo, params: found.params, query, body, api: url, limits });
       return answer(result.status, result.body, result.headers);
     } catch (err) {
       if (err instanceof GithubApiError) return answer(err.status, err.body(), err.headers);
@@ -250,7 +336,11 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
         repos.set(fullName.toLowerCase(), repo);
         return repo.store.resolve(repo.defaultBranch) as string;
       },
-      commit: (fullName, opts) => pushCommit(findRepo(fullName), opts),
+      commit: (fullName, opts) => userPush(findRepo(fullName), opts),
+      org(login) {
+        if (!orgs.has(login.toLowerCase())) orgs.set(login.toLowerCase(), { id: accountId(login), login });
+      },
+      event: (fullName, opts) => recordEvent(findRepo(fullName), opts, accountId).id,
     },
     inspect: {
       calls: () => calls.map((c) => ({ ...c })),
@@ -274,6 +364,11 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
         return files;
       },
       ref: (fullName, branch) => findRepo(fullName).store.refs.get(`refs/heads/${branch}`),
+      events(fullName) {
+        const repo = findRepo(fullName);
+        const org = orgs.get(repo.owner.toLowerCase());
+        return newestFirst(repo.events.map((event) => ({ event }))).map(({ event }) => eventJson(url, repo, event, org));
+      },
     },
     faults: { set: (f) => faults.set(f), reset: () => faults.reset() },
   };

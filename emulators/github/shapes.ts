@@ -10,6 +10,26 @@ export interface RepoState {
   private: boolean;
   createdAt: string;
   store: GitStore;
+  /** Its activity feed (`/events`), oldest first, as seeded. */
+  events: RepoEvent[];
+}
+
+/** One recorded event of a repository's feed; rendered with `eventJson` (events.ts). */
+export interface RepoEvent {
+  /** A numeric string, increasing across the emulator's life. */
+  id: string;
+  /** `PushEvent`, `IssuesEvent`, `CreateEvent`... */
+  type: string;
+  actor: { id: number; login: string };
+  payload: Record<string, unknown>;
+  /** ISO 8601 without milliseconds. */
+  createdAt: string;
+}
+
+/** An owner seeded with `seed.org`: its repositories' events carry `org`, and `/orgs/{org}/events` answers. */
+export interface OrgState {
+  id: number;
+  login: string;
 }
 
 /** What a route handler gets: the repository, decoded path parameters, the query and the JSON body. */
@@ -22,6 +42,14 @@ export interface RouteContext {
   api: string;
   /** Response size limits: entries of a recursive tree (then `truncated`), files of a compare. */
   limits: { treeEntries: number; compareFiles: number };
+  /** The organizations seeded with `seed.org`, by lower-cased login. */
+  orgs: ReadonlyMap<string, OrgState>;
+}
+
+/** What an organization route gets: the organization and the repositories of it the token sees. */
+export interface OrgRouteContext extends Omit<RouteContext, 'repo'> {
+  org: OrgState;
+  repos: RepoState[];
 }
 
 export interface RouteResult {
@@ -30,11 +58,21 @@ export interface RouteResult {
   headers?: Record<string, string>;
 }
 
+/** A route under `/repos/{owner}/{repo}`: answered only when the repository exists and the token sees it. */
 export interface Route {
+  scope?: 'repo';
   method: 'GET' | 'POST' | 'PATCH';
   /** GitHub's path template, e.g. `/repos/{owner}/{repo}/git/ref/{ref}`; `{ref}`, `{path}` and `{basehead}` may hold slashes. */
   template: string;
   handle(ctx: RouteContext): RouteResult;
+}
+
+/** A route under `/orgs/{org}`: answered only for an organization seeded with `seed.org` that owns a repository. */
+export interface OrgRoute {
+  scope: 'org';
+  method: 'GET';
+  template: string;
+  handle(ctx: OrgRouteContext): RouteResult;
 }
 
 export const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
