@@ -16,6 +16,12 @@ export interface NormalizedEvent {
   body: string | null;
   occurredAt: Date | null;
   actor: EventActor | null;
+  /**
+   * What happened, independent of the path it came by (events.occurrence_key): a webhook and the
+   * same event pulled from the Events API get the same key. Null where no field pins one
+   * occurrence down (stars, branch creation and deletion, unknown types).
+   */
+  occurrenceKey: string | null;
 }
 
 /** A payload that is not the event it claims to be. */
@@ -73,7 +79,7 @@ function senderOf(payload: Obj): EventActor | null {
   return { provider: 'github', externalId: String(sender.id), ...(optStr(sender, 'login') ? { login: optStr(sender, 'login') } : {}) };
 }
 
-type Parts = Omit<NormalizedEvent, 'kind' | 'type' | 'action' | 'repository' | 'actor'> & { actor?: EventActor | null };
+type Parts = Omit<NormalizedEvent, 'kind' | 'type' | 'action' | 'repository' | 'actor' | 'occurrenceKey'> & { actor?: EventActor | null; occurrenceKey?: string | null };
 type Normalizer = (payload: Obj, repo: string | null, event: string) => Parts;
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
@@ -140,8 +146,51 @@ const GITHUB: Record<string, Normalizer> = {
   },
 };
 
+/** `type:part:part...` when every part is known, else null. */
+function keyOf(...parts: unknown[]): string | null {
+  if (parts.some((p) => (typeof p !== 'string' || p === '') && typeof p !== 'number')) return null;
+  return parts.map(String).join(':');
+}
+
+const idOf = (o: Obj | undefined) => (typeof o?.id === 'number' || typeof o?.id === 'string' ? o.id : undefined);
+
+/**
+ * The occurrence key of a GitHub event (see NormalizedEvent.occurrenceKey): the repository, the
+ * object's id, the action and the object's updated_at as the provider stamped them, which the
+ * webhook and the Events API copy of one event share; a push by its ref and new head.
+ */
+const OCCURRENCE: Record<string, (p: Obj, repo: string, action: string | null) => string | null> = {
+  push: (p, repo) => keyOf('push', repo, optStr(p, 'ref'), optStr(p, 'after')),
+  pull_request: (p, repo, action) => keyOf('pull_request', repo, idOf(optObj(p, 'pull_request')), action, optStr(optObj(p, 'pull_request'), 'updated_at')),
+  issues: (p, repo, action) => keyOf('issues', repo, idOf(optObj(p, 'issue')), action, optStr(optObj(p, 'issue'), 'updated_at')),
+  issue_comment: (p, repo, action) => {
+    const comment = optObj(p, 'comment');
+    return keyOf('issue_comment', repo, idOf(comment), action, optStr(comment, 'updated_at') ?? optStr(comment, 'created_at'));
+  },
+  release: (p, repo, action) => keyOf('release', repo, idOf(optObj(p, 'release')), action),
+  workflow_run: (p, repo, action) => keyOf('workflow_run', repo, idOf(optObj(p, 'workflow_run')), action, optStr(optObj(p, 'workflow_run'), 'updated_at')),
+};
+
 /** The GitHub event types with a normaliser of their own. */
 export const GITHUB_EVENT_TYPES = Object.keys(GITHUB);
+
+/** The columns any event has: its type, action, repository and (GitHub) sender; no body, no occurrence key. */
+export function normalizeGeneric(source: string, event: string, payload: unknown): NormalizedEvent {
+  const p = isObj(payload) ? payload : undefined;
+  const action = optStr(p, 'action') ?? null;
+  const repository = optStr(optObj(p, 'repository'), 'full_name') ?? null;
+  return {
+    type: event,
+    action,
+    kind: action ? `${event}.${action}` : event,
+    repository,
+    title: `${event}${action ? ` ${action}` : ''}${repository ? ` in ${repository}` : ''}`,
+    body: null,
+    occurredAt: null,
+    actor: source === 'github' && p ? senderOf(p) : null,
+    occurrenceKey: null,
+  };
+}
 
 /**
  * The event columns of a delivery. Known GitHub types must be JSON objects with the fields their
@@ -153,11 +202,8 @@ export function normalizeEvent(source: string, event: string, payload: unknown):
   if (normalizer && !p) throw new InvalidEventError(`${event}: the payload must be a JSON object`);
   const action = optStr(p, 'action') ?? null;
   const base = { type: event, action, kind: action ? `${event}.${action}` : event };
-  if (!normalizer || !p) {
-    const repository = optStr(optObj(p, 'repository'), 'full_name') ?? null;
-    return { ...base, repository, title: `${event}${action ? ` ${action}` : ''}${repository ? ` in ${repository}` : ''}`, body: null, occurredAt: null, actor: source === 'github' && p ? senderOf(p) : null };
-  }
+  if (!normalizer || !p) return normalizeGeneric(source, event, payload);
   const repository = repositoryOf(p, event);
   const parts = normalizer(p, repository, event);
-  return { ...base, repository, ...parts, actor: parts.actor === undefined ? senderOf(p) : parts.actor };
+  return { ...base, repository, ...parts, actor: parts.actor === undefined ? senderOf(p) : parts.actor, occurrenceKey: repository ? (OCCURRENCE[event]?.(p, repository.toLowerCase(), action) ?? null) : null };
 }

@@ -13,7 +13,7 @@ import { InvalidEventError, normalizeEvent } from './ingestion-github';
  * store failures are thrown as they are, for the workflow's retry policy. Payloads are never logged.
  */
 export interface IngestionDeps {
-  store: Pick<Store, 'upsertEvent' | 'recordEventKeywords' | 'linkIdentity' | 'recordDeadLetter' | 'aggregateDailyMetrics'>;
+  store: Pick<Store, 'upsertEvent' | 'recordEventKeywords' | 'linkIdentity' | 'markEventsProcessed' | 'recordDeadLetter' | 'aggregateDailyMetrics'>;
   /** Where large payloads (payloadRef) are read, and dead-lettered inline payloads kept. Null: none configured. */
   objects: Pick<ObjectStore, 'get' | 'put'> | null;
   logger: Logger;
@@ -82,6 +82,7 @@ export function createIngestionActivities(deps: IngestionDeps) {
         repository: normalized.repository,
         title: normalized.title,
         body: normalized.body,
+        occurrenceKey: normalized.occurrenceKey,
       });
       logger.debug({ source: input.source, deliveryId: input.deliveryId, kind: normalized.kind, created }, 'webhook event stored');
       return { eventId: event.id, created, kind: normalized.kind, repository: normalized.repository, actor: normalized.actor };
@@ -97,6 +98,11 @@ export function createIngestionActivities(deps: IngestionDeps) {
       const { actor } = input;
       const identity = await store.linkIdentity({ provider: actor.provider, externalId: actor.externalId, login: actor.login, email: actor.email, name: actor.name, eventId: input.eventId });
       return { identityId: identity.id, canonicalId: identity.canonicalId, confidence: identity.confidence, matchRule: identity.matchRule };
+    },
+
+    /** Marks the events enriched (events.processed_at), those not marked yet. */
+    async markEventsProcessed(eventIds: string[]): Promise<number> {
+      return store.markEventsProcessed(eventIds);
     },
 
     /**

@@ -26,6 +26,7 @@ import { registerBranchCommands } from './commands/branches';
 import { registerEventCommands } from './commands/events';
 import { registerDlqCommands } from './commands/dlq';
 import { registerAnalyticsCommands } from './commands/analytics';
+import { registerIngestCommands } from './commands/ingest';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -190,6 +191,7 @@ export function buildProgram(): Command {
   registerEventCommands(program);
   registerDlqCommands(program);
   registerAnalyticsCommands(program);
+  registerIngestCommands(program);
   registerBenchCommand(program);
 
   return program;

@@ -14,6 +14,7 @@ import { schedulesApi, type SchedulesApi } from './schedules';
 import { syncApi, type SyncApi } from './sync';
 import { branchesApi, type BranchesApi } from './branches';
 import { ingestionApis, type DlqApi, type EventsApi } from './ingestion';
+import { ingestApis, type AnalyticsApi, type IngestApi, type KeywordsApi } from './ingest';
 import { webhooksApi, type WebhooksApi } from './webhooks';
 
 /**
@@ -37,6 +38,7 @@ export type { CreateScheduleOptions, ScheduleAction, ScheduleInfo, ScheduleOverl
 export { SCHEDULE_OVERLAP_POLICIES } from './schedules';
 export type { ScheduledSyncResult, SyncApi, SyncDirection, SyncRunHandle, SyncRunResult, SyncScheduleOptions, SyncStartOptions } from './sync';
 export { syncWorkflowId } from './sync';
+export type { AnalyticsApi, IngestApi, IngestRunHandle, IngestScheduleOptions, IngestSourceResult, IngestStartOptions, KeywordsApi, DailyAnalyticsResult } from './ingest';
 export type { AcceptResult, BranchDetails, BranchesApi, BranchStats, Change, MaterializedBranch } from './branches';
 export { branchWorkflowId } from './branches';
 export type { DeadLetterRetry, DlqApi, EventsApi } from './ingestion';
@@ -156,6 +158,12 @@ export interface DurasyncClient {
   readonly events: EventsApi;
   /** Dead letters of webhook deliveries: list, retry, retryAll (client/ingestion.ts; needs a database). */
   readonly dlq: DlqApi;
+  /** Pulls of a source's events (ingestSource): sources, start, run, schedule, cursors (client/ingest.ts). */
+  readonly ingest: IngestApi;
+  /** The keywords enrichment counts in events: list, add, disable (needs a database). */
+  readonly keywords: KeywordsApi;
+  /** Daily event metrics (dailyAnalytics): backfill a range, schedule daily. */
+  readonly analytics: AnalyticsApi;
   /** Webhook deliveries handed over from code, deduplicated like the ingress's: deliver, status (client/webhooks.ts). */
   readonly webhooks: WebhooksApi;
   /** The configuration it was created with. */
@@ -180,7 +188,8 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
   const workflows = workflowsApi(client, config);
   const schedules = schedulesApi(client, config);
   const branches = branchesApi(client, config);
-  const { events, dlq } = ingestionApis(client, config);
+  const { events, dlq, db } = ingestionApis(client, config);
+  const { ingest, keywords, analytics } = ingestApis(client, config, schedules, db);
   const webhooks = webhooksApi(client, config);
   return {
     workflows,
@@ -200,6 +209,9 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
     branches,
     events,
     dlq,
+    ingest,
+    keywords,
+    analytics,
     webhooks,
     config,
     temporal: client,

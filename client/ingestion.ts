@@ -77,7 +77,7 @@ function recordedInput(letter: DeadLetter): WebhookEventInput {
   return { source, deliveryId, event, receivedAt, payloadRef };
 }
 
-export function ingestionApis(client: Client, config: DurasyncConfig): { events: EventsApi; dlq: DlqApi } {
+export function ingestionApis(client: Client, config: DurasyncConfig): { events: EventsApi; dlq: DlqApi; db: () => Store } {
   let store: Store | undefined;
   const db = (): Store =>
     (store ??= createStore({ databaseUrl: config.database.url, supabase: config.database.supabase, logger: createLogger({ level: 'warn' }), poolMax: 2 }));
@@ -130,5 +130,5 @@ export function ingestionApis(client: Client, config: DurasyncConfig): { events:
     show: (source, externalId) => db().getEvent(source, externalId),
     search: (text, options) => db().searchEvents(text, options),
   };
-  return { events, dlq };
+  return { events, dlq, db };
 }

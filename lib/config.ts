@@ -115,6 +115,11 @@ export interface DurasyncConfig {
     github: {
       /** GITHUB_API_URL: the REST API root (GitHub Enterprise: `https://host/api/v3`). Default: https://api.github.com. */
       baseUrl?: string;
+      /**
+       * GITHUB_TOKEN: the deployment's own token for pulled GitHub events (`ingestSource` with
+       * source github and no `user`). Secret: never logged. Default: none (such pulls fail with NotConfigured).
+       */
+      token?: string;
     };
   };
   /** The job bridge (workers/job-bridge.ts): rows of sync_jobs started as `syncJob` workflows by the processes serving the sync queue. */
@@ -503,7 +508,7 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
         tokenUrl: url(env, 'GOOGLE_TOKEN_URL', ['http', 'https']),
         rootUrl: url(env, 'GOOGLE_API_ROOT_URL', ['http', 'https']),
       },
-      github: { baseUrl: url(env, 'GITHUB_API_URL', ['http', 'https']) },
+      github: { baseUrl: url(env, 'GITHUB_API_URL', ['http', 'https']), token: str(env, 'GITHUB_TOKEN') },
     },
     jobs: {
       bridge: oneOf(env, 'DURASYNC_JOB_BRIDGE', ['on', 'off'] as const, 'on') === 'on',

@@ -26,7 +26,8 @@ export type ApiQueueName = (typeof API_QUEUES)[number];
 /** The API queues each family's workflows use. */
 export const API_QUEUES_OF: Record<QueueName, readonly ApiQueueName[]> = {
   sync: ['github-api', 'drive-api'],
-  ingestion: [],
+  // ingestSource's GitHub pulls (lib/ingest/sources/github.ts).
+  ingestion: ['github-api'],
   'branch-delta': [],
 };
 

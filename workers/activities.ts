@@ -15,6 +15,7 @@ import type * as JobsModule from '../activities/jobs';
 import type * as RecordsModule from '../activities/sync/records';
 import type * as BranchesModule from '../activities/branches';
 import type * as IngestionModule from '../activities/ingestion';
+import type * as SourcesModule from '../activities/ingest-source';
 import type { BranchConcurrency } from '../activities/branches';
 import type { ObjectStore } from '../lib/objects';
 
@@ -38,6 +39,8 @@ export interface ActivityDeps {
   google?: Pick<GoogleSettings, 'rootUrl'>;
   /** Default: api.github.com. */
   github?: GithubSettings;
+  /** GITHUB_TOKEN: the deployment's own token for pulled GitHub events. Secret. */
+  githubToken?: string;
   /** Object storage (deltas, snapshots); the branch-delta activities need it. */
   objects?: ObjectStore;
   /** Concurrency per kind of branch work (DURASYNC_BRANCH_CONCURRENCY). */
@@ -64,7 +67,14 @@ export function createActivityDeps(options: { config: DurasyncConfig; store: Sto
         onCacheUnavailable: (operation) => metrics?.cacheUnavailable.inc({ operation }),
       })
     : null;
-  return { store, cache, logger, tokens, google: { rootUrl: google.rootUrl }, github: config.providers.github, branchConcurrency: config.branches.concurrency };
+  const { token: githubToken, ...github } = config.providers.github;
+  return { store, cache, logger, tokens, google: { rootUrl: google.rootUrl }, github, githubToken, branchConcurrency: config.branches.concurrency };
+}
+
+/** ingestSource's activities (pulled events): on `ingestion`, and on each API queue a source plugin uses. */
+function sourceActivities(deps: ActivityDeps): object {
+  const { createSourceActivities } = load<typeof SourcesModule>('../activities/ingest-source');
+  return createSourceActivities({ store: deps.store, tokens: deps.tokens ?? null, github: deps.github ?? {}, githubToken: deps.githubToken, logger: deps.logger });
 }
 
 /** The activities of a provider API queue (activity-only workers). */
@@ -73,7 +83,7 @@ export function activitiesForApiQueue(queue: ApiQueueName, deps: ActivityDeps): 
     case 'drive-api':
       return { ...load<typeof DriveModule>('../activities/sync/drive').createDriveActivities(syncDeps(deps)) };
     case 'github-api':
-      return { ...load<typeof GithubModule>('../activities/sync/github').createGithubActivities(syncDeps(deps)) };
+      return { ...load<typeof GithubModule>('../activities/sync/github').createGithubActivities(syncDeps(deps)), ...sourceActivities(deps) };
   }
 }
 
@@ -91,7 +101,7 @@ export function activitiesForQueue(queue: QueueName, deps: ActivityDeps): object
     }
     case 'ingestion': {
       const { createIngestionActivities } = load<typeof IngestionModule>('../activities/ingestion');
-      return { ...ops, ...createIngestionActivities({ store: deps.store, objects: deps.objects ?? null, logger: deps.logger }) };
+      return { ...ops, ...createIngestionActivities({ store: deps.store, objects: deps.objects ?? null, logger: deps.logger }), ...sourceActivities(deps) };
     }
     case 'branch-delta': {
       if (!deps.objects) return { ...ops };

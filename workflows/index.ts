@@ -19,3 +19,5 @@ export { processWebhookEvent } from './ingestion/process-webhook-event';
 export type { WebhookEventInput, WebhookEventResult, WebhookRetryOptions } from './ingestion/types';
 export { dailyAnalytics, analyticsWorkflowId } from './ingestion/daily-analytics';
 export type { DailyAnalyticsInput, DailyAnalyticsResult } from './ingestion/daily-analytics';
+export { ingestSource } from './ingestion/ingest-source';
+export type { IngestSourceInput, IngestSourceResult, IngestTotals } from './ingestion/types';

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { analyticsWorkflowId, splitRange, type DailyAnalyticsResult } from '../../workflows/ingestion/daily-analytics';
-import { DurasyncWorkflowFailedError, WorkflowAlreadyRunningError } from '../errors';
-import { command, EXIT, ExitError, print, UsageError, withClient } from './context';
-import { waitWithProgress } from './wait';
+import { splitRange, type DailyAnalyticsResult } from '../../workflows/ingestion/daily-analytics';
+import { command, print, UsageError, withClient } from './context';
+import { waitOrExit } from './wait';
 
 /**
  * `durasync analytics backfill --from <date> --to <date> [--wait]`: starts dailyAnalytics on the
@@ -32,28 +31,14 @@ export function registerAnalyticsCommands(program: Command): void {
       command('analytics backfill', async (ctx, opts: BackfillFlags) => {
         const chunks = splitRange(opts.from, opts.to);
         if (typeof chunks === 'string') throw new UsageError(`invalid range: ${chunks}`);
-        const workflowId = analyticsWorkflowId(opts.from, opts.to);
         await withClient(ctx, async (client) => {
-          let attached = false;
-          try {
-            await client.workflows.start('dailyAnalytics', { args: [{ from: opts.from, to: opts.to }], workflowId, taskQueue: 'ingestion' });
-          } catch (err) {
-            if (!(err instanceof WorkflowAlreadyRunningError)) throw err;
-            attached = true;
-          }
+          const { workflowId, attached } = await client.analytics.backfill({ from: opts.from, to: opts.to });
           if (!opts.wait) {
             print(ctx, { workflowId, attached }, () => [`${attached ? 'already running' : 'started'} ${workflowId} (${chunks.length} chunk(s))`]);
             return;
           }
           if (attached) process.stderr.write(`${workflowId} is already running: waiting for it\n`);
-          let result: DailyAnalyticsResult;
-          try {
-            result = await waitWithProgress<DailyAnalyticsResult>(ctx, client, workflowId, { label: workflowId });
-          } catch (err) {
-            if (!(err instanceof DurasyncWorkflowFailedError)) throw err;
-            const inner = [...err.causes].reverse().find((c) => c.message)?.message ?? err.message;
-            throw new ExitError(`${workflowId} ${err.status.toLowerCase().replace('_', ' ')}: ${inner.replace(/\s+/g, ' ').trim()}`, EXIT.WORKFLOW_FAILED);
-          }
+          const result = await waitOrExit<DailyAnalyticsResult>(ctx, client, workflowId);
           print(ctx, result, () => [summary(result)]);
         });
       }),

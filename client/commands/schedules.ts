@@ -4,6 +4,7 @@ import type { ScheduleInfo, ScheduleSummaryInfo } from '../index';
 import { isCronExpression, parseEvery, SCHEDULE_OVERLAP_POLICIES, type ScheduleOverlap } from '../schedules';
 import type { SyncDirection } from '../sync';
 import { collect, command, parseJsonValues, print, UsageError, withClient, type CommandContext } from './context';
+import { sourceFromFlags, type SourceFlags } from './ingest';
 import { DIRECTION_CHOICES, parseDirection, requireLink } from './sync';
 
 /**
@@ -48,7 +49,8 @@ function parseDate(flag: string, value: string): Date {
   return date;
 }
 
-interface CreateFlags {
+interface CreateFlags extends SourceFlags {
+  days?: string;
   workflow?: string;
   queue?: QueueName;
   link?: string;
@@ -82,18 +84,57 @@ async function createSyncSchedule(ctx: CommandContext, kind: string, opts: Creat
   });
 }
 
+/** `schedule create ingest --source github --repo owner/name --every 1m`: a schedule of ingestSource (client.ingest.schedule). */
+async function createIngestSchedule(ctx: CommandContext, opts: CreateFlags): Promise<void> {
+  if (opts.workflow !== undefined || opts.queue !== undefined || opts.input !== undefined || opts.link !== undefined) throw new UsageError('an ingest schedule takes --source and its flags (--repo, --org, --user), not --workflow, --queue, --input or --link');
+  if (opts.overlap !== 'skip') throw new UsageError('an ingest schedule always skips a run that is due while the last pull still runs (--overlap skip)');
+  const { source, config, scope } = sourceFromFlags(opts);
+  await withClient(ctx, async (client) => {
+    const created = await client.ingest.schedule(source, config, {
+      ...(opts.id ? { scheduleId: opts.id } : {}),
+      ...(opts.every !== undefined ? { every: opts.every } : { cron: opts.cron! }),
+      paused: opts.paused === true,
+      ...(opts.note ? { note: opts.note } : {}),
+    });
+    print(ctx, created, () => [`created schedule ${created.scheduleId}: pulls ${source} ${scope} on ${created.taskQueue}, ${created.spec}${created.paused ? ' (paused)' : ''}`]);
+  });
+}
+
+/** `schedule create analytics [--days N] [--cron ...]`: a schedule of dailyAnalytics over the last N days (client.analytics.schedule). */
+async function createAnalyticsSchedule(ctx: CommandContext, opts: CreateFlags): Promise<void> {
+  if (opts.workflow !== undefined || opts.queue !== undefined || opts.input !== undefined || opts.link !== undefined || opts.source !== undefined) throw new UsageError('an analytics schedule takes --days (and --every or --cron), not --workflow, --queue, --input, --link or --source');
+  const lastDays = opts.days === undefined ? 1 : Number(opts.days);
+  if (!Number.isInteger(lastDays) || lastDays < 1 || lastDays > 366) throw new UsageError(`--days: expected a whole number from 1 to 366, got "${opts.days}"`);
+  await withClient(ctx, async (client) => {
+    const created = await client.analytics.schedule({
+      lastDays,
+      ...(opts.id ? { scheduleId: opts.id } : {}),
+      ...(opts.every !== undefined ? { every: opts.every } : {}),
+      ...(opts.cron !== undefined ? { cron: opts.cron } : {}),
+      paused: opts.paused === true,
+      ...(opts.note ? { note: opts.note } : {}),
+    });
+    print(ctx, created, () => [`created schedule ${created.scheduleId}: daily metrics of the last ${lastDays} day(s) on ${created.taskQueue}, ${created.spec}${created.paused ? ' (paused)' : ''}`]);
+  });
+}
+
 export function registerScheduleCommands(program: Command): void {
   const schedule = program.command('schedule').description('durasync jobs on a timetable (Temporal Schedules): create, list, describe, pause, unpause, trigger, delete, backfill');
 
   schedule
     .command('create')
     .description('create a schedule that starts a workflow on a queue every interval or on a cron expression; `create sync --link <id>` syncs a link')
-    .argument('<scheduleId>', 'the schedule id; or `sync` with --link: a schedule syncing the link (id sync-<linkId> unless --id)')
+    .argument('<scheduleId>', 'the schedule id; or a kind: `sync --link <id>` (id sync-<linkId>), `ingest --source ...` (id ingest-<source>-<scope>), `analytics` (id daily-analytics)')
     .option('--workflow <type>', 'workflow type to start, e.g. canary (required without --link)')
     .addOption(new Option('--queue <queue>', 'queue to run it on (required without --link)').choices(QUEUES))
     .option('--link <linkId>', 'with `create sync`: the link to sync (runs skip while one of the link is in progress)')
     .addOption(new Option('--direction <direction>', `with --link: which way the runs go (default: the link's own): ${DIRECTION_CHOICES.join(', ')}`).argParser(parseDirection))
-    .option('--id <scheduleId>', 'with --link: the schedule id (default sync-<linkId>)')
+    .option('--id <scheduleId>', 'with a kind (sync, ingest, analytics): the schedule id instead of the default')
+    .option('--source <source>', 'with `create ingest`: the source to pull (github)')
+    .option('--repo <owner/name>', 'with `create ingest --source github`: a repository\'s events')
+    .option('--org <org>', 'with `create ingest --source github`: an organisation\'s public events')
+    .option('--user <userId>', 'with `create ingest`: pull with this user\'s stored token (default: GITHUB_TOKEN)')
+    .option('--days <n>', 'with `create analytics`: the whole days before each run to recompute (default 1)')
     .addOption(new Option('--every <duration>', 'interval such as 30s, 5m, 1h').conflicts('cron'))
     .option('--cron <expression>', 'cron expression in UTC, e.g. "0 * * * *"')
     .option('--input <json|@file>', 'an argument as JSON, or @file holding JSON; repeat for more arguments', collect)
@@ -102,11 +143,15 @@ export function registerScheduleCommands(program: Command): void {
     .option('--note <text>', 'a note on its state')
     .action(
       command('schedule create', async (ctx, scheduleId: string, opts: CreateFlags) => {
+        if (scheduleId === 'analytics' && opts.workflow === undefined && opts.every === undefined && opts.cron === undefined) opts.cron = '10 0 * * *';
         if (opts.every === undefined && opts.cron === undefined) throw new UsageError('one of --every and --cron is required');
         if (opts.every !== undefined && parseEvery(opts.every) === undefined) throw new UsageError(`--every: expected a duration of 1s or more such as 30s, 5m or 1h, got "${opts.every}"`);
         if (opts.cron !== undefined && !isCronExpression(opts.cron)) throw new UsageError(`--cron: expected a cron expression such as "0 * * * *", got "${opts.cron}"`);
         if (opts.link !== undefined || (scheduleId === 'sync' && opts.workflow === undefined)) return createSyncSchedule(ctx, scheduleId, opts);
-        if (opts.direction !== undefined || opts.id !== undefined) throw new UsageError('--direction and --id go with `schedule create sync --link <linkId>`');
+        if (scheduleId === 'ingest' && opts.workflow === undefined) return createIngestSchedule(ctx, opts);
+        if (scheduleId === 'analytics' && opts.workflow === undefined) return createAnalyticsSchedule(ctx, opts);
+        if (opts.direction !== undefined || opts.id !== undefined) throw new UsageError('--direction and --id go with a kind of schedule: `schedule create sync --link <linkId>`, `ingest`, `analytics`');
+        if ([opts.source, opts.repo, opts.org, opts.user, opts.days].some((v) => v !== undefined)) throw new UsageError('--source, --repo, --org and --user go with `schedule create ingest`; --days with `schedule create analytics`');
         if (opts.workflow === undefined) throw new UsageError("required option '--workflow <type>' not specified");
         if (opts.queue === undefined) throw new UsageError("required option '--queue <queue>' not specified");
         const workflow = opts.workflow;

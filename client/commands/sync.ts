@@ -4,7 +4,7 @@ import type { SyncLink } from '../../lib/db/types';
 import type { DurasyncClient, SyncDirection, SyncRunHandle, SyncRunResult } from '../index';
 import { DurasyncWorkflowFailedError, SyncAlreadyRunningError, SyncNotRunningError, WorkflowNotFoundError } from '../errors';
 import { command, EXIT, ExitError, print, requireId, UsageError, withClient, type CommandContext } from './context';
-import { formatProgress, tryProgress, waitWithProgress } from './wait';
+import { failureLine, formatProgress, tryProgress, waitWithProgress } from './wait';
 
 /**
  * `durasync sync [run] <linkId>`, `durasync sync status <linkId>`, `durasync sync cancel <linkId>`:
@@ -94,8 +94,7 @@ async function resultOrExit(ctx: CommandContext, linkId: string, wait: () => Pro
     return await wait();
   } catch (err) {
     if (!(err instanceof DurasyncWorkflowFailedError)) throw err;
-    const inner = [...err.causes].reverse().find((c) => c.message)?.message ?? err.message;
-    const line = `sync of link ${linkId} ${err.status.toLowerCase().replace('_', ' ')}: ${inner.replace(/\s+/g, ' ').trim()}`;
+    const line = failureLine(err, `sync of link ${linkId}`);
     if (ctx.json) {
       const error = {
         name: err.name,

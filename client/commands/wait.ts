@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DurasyncClient, Progress } from '../index';
-import type { CommandContext } from './context';
+import { DurasyncWorkflowFailedError, type DurasyncClient, type Progress } from '../index';
+import { EXIT, ExitError, type CommandContext } from './context';
 
 /** How often a waiting command asks for progress, and how long one query may take. */
 const POLL_MS = 500;
@@ -66,4 +66,20 @@ export async function waitWithProgress<T = unknown>(
     if (drawn) process.stderr.write('\n');
   }
   return result;
+}
+
+/** `<workflowId> failed: <innermost cause>`, one line. */
+export function failureLine(err: DurasyncWorkflowFailedError, subject: string): string {
+  const inner = [...err.causes].reverse().find((c) => c.message)?.message ?? err.message;
+  return `${subject} ${err.status.toLowerCase().replace('_', ' ')}: ${inner.replace(/\s+/g, ' ').trim()}`;
+}
+
+/** waitWithProgress(), with a failed workflow as exit 4 and one line naming its innermost cause. */
+export async function waitOrExit<T>(ctx: CommandContext, client: DurasyncClient, workflowId: string): Promise<T> {
+  try {
+    return await waitWithProgress<T>(ctx, client, workflowId, { label: workflowId });
+  } catch (err) {
+    if (!(err instanceof DurasyncWorkflowFailedError)) throw err;
+    throw new ExitError(failureLine(err, workflowId), EXIT.WORKFLOW_FAILED);
+  }
 }

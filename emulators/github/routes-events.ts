@@ -5,11 +5,9 @@ import type { OrgState, OrgRoute, RepoState, Route, RouteResult } from './shapes
 
 /**
  * The Events API's feeds: newest first, `per_page` (default 30, max 100) and `page`, at most 300
- * events (a page starting past them answers 422), `x-poll-interval: 60`, and a weak `etag` over the
+ * events (a page starting past them answers 422), `x-poll-interval` (60 unless configured), and a weak `etag` over the
  * page's body; the server answers a GET whose `If-None-Match` matches that etag with an uncharged 304.
  */
-
-const POLL_INTERVAL_SEC = 60;
 
 function pageOf(
   url: string,
@@ -17,6 +15,7 @@ function pageOf(
   api: string,
   repos: RepoState[],
   orgOf: (repo: RepoState) => OrgState | undefined,
+  pollIntervalSeconds: number,
 ): RouteResult {
   const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
   const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
@@ -35,7 +34,7 @@ function pageOf(
   if (page > 1) links.push(link(page - 1, 'prev'), link(1, 'first'));
   const body = events.slice((page - 1) * perPage, page * perPage).map(({ repo, event }) => eventJson(api, repo, event, orgOf(repo)));
   const etag = `W/"${createHash('md5').update(JSON.stringify(body)).digest('hex')}"`;
-  const headers: Record<string, string> = { etag, 'x-poll-interval': String(POLL_INTERVAL_SEC) };
+  const headers: Record<string, string> = { etag, 'x-poll-interval': String(pollIntervalSeconds) };
   if (links.length > 0) headers.link = links.join(', ');
   return { status: 200, body, headers };
 }
@@ -45,7 +44,7 @@ export const eventRoutes: Route[] = [
     method: 'GET',
     template: '/repos/{owner}/{repo}/events',
     handle: (ctx) =>
-      pageOf(`${ctx.api}/repos/${ctx.repo.fullName}/events`, ctx.query, ctx.api, [ctx.repo], (repo) => ctx.orgs.get(repo.owner.toLowerCase())),
+      pageOf(`${ctx.api}/repos/${ctx.repo.fullName}/events`, ctx.query, ctx.api, [ctx.repo], (repo) => ctx.orgs.get(repo.owner.toLowerCase()), ctx.limits.pollIntervalSeconds),
   },
 ];
 
@@ -54,7 +53,7 @@ export const orgRoutes: OrgRoute[] = [
     scope: 'org',
     method: 'GET',
     template: '/orgs/{org}/events',
-    handle: (ctx) => pageOf(`${ctx.api}/orgs/${ctx.org.login}/events`, ctx.query, ctx.api, ctx.repos, () => ctx.org),
+    handle: (ctx) => pageOf(`${ctx.api}/orgs/${ctx.org.login}/events`, ctx.query, ctx.api, ctx.repos, () => ctx.org, ctx.limits.pollIntervalSeconds),
   },
 ];
 

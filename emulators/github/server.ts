@@ -34,6 +34,8 @@ export interface GithubEmulatorOptions {
   maxBodyBytes?: number;
   /** Entries of a recursive `git/trees` answer before it stops with `truncated: true`. Default: 100,000, GitHub's limit. */
   maxTreeEntries?: number;
+  /** The events feeds' `x-poll-interval` (seconds). Default: 60, GitHub's. */
+  pollIntervalSeconds?: number;
   /** Receives one debug line per call. Default: none. */
   logger?: Logger;
 }
@@ -139,7 +141,7 @@ function tokenOf(req: IncomingMessage): string | undefined {
  */
 export async function startGithubEmulator(options: GithubEmulatorOptions = {}): Promise<GithubEmulator> {
   const limit = options.rateLimit ?? 5000;
-  const limits = { treeEntries: Math.max(1, options.maxTreeEntries ?? 100_000), compareFiles: 300 };
+  const limits = { treeEntries: Math.max(1, options.maxTreeEntries ?? 100_000), compareFiles: 300, pollIntervalSeconds: options.pollIntervalSeconds ?? 60 };
   const repos = new Map<string, RepoState>();
   const tokens = new Map<string, Account>();
   const orgs = new Map<string, OrgState>();

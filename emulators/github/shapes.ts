@@ -41,7 +41,7 @@ export interface RouteContext {
   /** The emulator's base URL, for the `url` fields of answers. */
   api: string;
   /** Response size limits: entries of a recursive tree (then `truncated`), files of a compare. */
-  limits: { treeEntries: number; compareFiles: number };
+  limits: { treeEntries: number; compareFiles: number; pollIntervalSeconds: number };
   /** The organizations seeded with `seed.org`, by lower-cased login. */
   orgs: ReadonlyMap<string, OrgState>;
 }

@@ -1,5 +1,5 @@
 import { reader, type Row } from './rows';
-import type { EventSearchHit, Identity, IdentityMatchRule, StoredEvent, TrackedKeyword } from './ingestion-types';
+import type { EventSearchHit, Identity, IdentityMatchRule, IngestCursor, StoredEvent, TrackedKeyword } from './ingestion-types';
 
 /** snake_case rows of the ingestion functions (0011_events.sql) -> store types; see rows.ts. */
 
@@ -28,7 +28,21 @@ export function toStoredEvent(row: Row, fn: string): StoredEvent {
     payload: 'payload' in value ? r.json('payload') : null,
     payloadRef: r.stringOrNull('payload_ref'),
     processedAt: r.dateOrNull('processed_at'),
+    occurrenceKey: 'occurrence_key' in value ? r.stringOrNull('occurrence_key') : null,
     createdAt: r.date('created_at'),
+  };
+}
+
+export function toIngestCursor(row: Row, fn: string): IngestCursor {
+  const r = reader(row, fn);
+  return {
+    source: r.string('source'),
+    scope: r.string('scope'),
+    cursor: r.json('cursor'),
+    runs: r.int('runs'),
+    lastCreated: r.int('last_created'),
+    lastRunAt: r.dateOrNull('last_run_at'),
+    updatedAt: r.date('updated_at'),
   };
 }
 

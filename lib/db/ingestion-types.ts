@@ -19,7 +19,14 @@ export interface StoredEvent {
   /** The stored payload (`{}` when it lives in object storage; left out by searchEvents). */
   payload: JsonValue;
   payloadRef: string | null;
+  /** When enrichment (keywords, identity) finished; null until then. */
   processedAt: Date | null;
+  /**
+   * What happened, independent of how it arrived (e.g. `push:owner/name:refs/heads/main:<sha>`):
+   * a webhook and a pulled event of the same occurrence share it, and the second finds the first.
+   * Null for types without a reliable key (deduplicated per delivery path only).
+   */
+  occurrenceKey: string | null;
   createdAt: Date;
 }
 
@@ -36,6 +43,31 @@ export interface UpsertEventInput {
   repository?: string | null;
   title?: string | null;
   body?: string | null;
+  /** See StoredEvent.occurrenceKey. Default: null. */
+  occurrenceKey?: string | null;
+}
+
+/** One row of upsertEvents(), in input order. */
+export interface UpsertedEventRef {
+  eventId: string;
+  externalId: string;
+  /** false: stored before, by this path or the other (same occurrence key). */
+  created: boolean;
+}
+
+/** Where a pulled feed stopped (`ingest_cursors`, 0013_pulled_events.sql). */
+export interface IngestCursor {
+  /** The source plugin's id, e.g. `github`. */
+  source: string;
+  /** What the plugin pulls, e.g. `repo:owner/name`. */
+  scope: string;
+  /** The plugin's own cursor, saved when a pull completes. */
+  cursor: JsonValue;
+  runs: number;
+  /** Events the last completed pull stored for the first time. */
+  lastCreated: number;
+  lastRunAt: Date | null;
+  updatedAt: Date;
 }
 
 export interface EventSearchHit {

@@ -1,8 +1,8 @@
 import { NotFoundError, UnexpectedResultError } from './errors';
 import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toBranchPendingSummary, toBranchSnapshot, toPendingBranchBatch, toDeadLetter, toFeatureFlag, toProviderToken, toStagedContent, toSyncConflict, toSyncFile, toSyncJob, toSyncLink } from './rows';
 import { reader, type Row } from './rows';
-import { toIdentity, toSearchHit, toStoredEvent, toTrackedKeyword } from './ingestion-rows';
-import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
+import { toIdentity, toIngestCursor, toSearchHit, toStoredEvent, toTrackedKeyword } from './ingestion-rows';
+import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, IngestCursor, StoredEvent, TrackedKeyword, UpsertedEventRef, UpsertEventInput } from './ingestion-types';
 import type {
   AppendBranchChangesInput,
   Branch,
@@ -423,10 +423,57 @@ export abstract class SqlFunctionStore {
         p_repository: input.repository,
         p_title: input.title,
         p_body: input.body,
+        p_occurrence_key: input.occurrenceKey,
       }),
       fn,
     );
     return { event: toStoredEvent(row, fn), created: createdFlag(row, fn) };
+  }
+
+  async upsertEvents(inputs: UpsertEventInput[]): Promise<UpsertedEventRef[]> {
+    if (inputs.length === 0) return [];
+    const fn = 'upsert_events';
+    const items = inputs.map((e) => ({
+      source: e.source,
+      external_id: e.externalId,
+      kind: e.kind,
+      occurred_at: e.occurredAt.toISOString(),
+      payload: e.payload ?? {},
+      payload_ref: e.payloadRef ?? null,
+      type: e.type ?? null,
+      action: e.action ?? null,
+      repository: e.repository ?? null,
+      title: e.title ?? null,
+      body: e.body ?? null,
+      occurrence_key: e.occurrenceKey ?? null,
+    }));
+    const rows = await this.callRows(fn, { p_events: new JsonArg(items) });
+    if (rows.length !== inputs.length) throw new UnexpectedResultError(`${fn}: expected ${inputs.length} rows, got ${rows.length}`, undefined);
+    return rows
+      .map((row) => ({ r: reader(row, fn), row }))
+      .sort((a, b) => a.r.int('ordinal') - b.r.int('ordinal'))
+      .map(({ r, row }) => ({ eventId: r.string('event_id'), externalId: r.string('external_id'), created: createdFlag(row, fn) }));
+  }
+
+  async markEventsProcessed(eventIds: string[]): Promise<number> {
+    if (eventIds.length === 0) return 0;
+    return this.countOf('mark_events_processed', { p_event_ids: new JsonArg(eventIds) });
+  }
+
+  async getIngestCursor(source: string, scope: string): Promise<IngestCursor | null> {
+    const fn = 'get_ingest_cursor';
+    const [row] = await this.callRows(fn, { p_source: source, p_scope: scope });
+    return row ? toIngestCursor(row, fn) : null;
+  }
+
+  async saveIngestCursor(input: { source: string; scope: string; cursor: JsonValue; created: number }): Promise<IngestCursor> {
+    const fn = 'save_ingest_cursor';
+    return toIngestCursor(onlyRow(await this.callRows(fn, { p_source: input.source, p_scope: input.scope, p_cursor: new JsonArg(input.cursor), p_created: input.created }), fn), fn);
+  }
+
+  async listIngestCursors(source?: string): Promise<IngestCursor[]> {
+    const fn = 'list_ingest_cursors';
+    return (await this.callRows(fn, { p_source: source })).map((row) => toIngestCursor(row, fn));
   }
 
   async getEvent(source: string, externalId: string): Promise<StoredEvent | null> {

@@ -3,6 +3,7 @@ import type { Logger } from '../logger';
 import { PgStore } from './pg-store';
 import { SupabaseStore } from './supabase-store';
 import type {
+  JsonValue,
   AppendBranchChangesInput,
   Branch,
   BranchPendingSummary,
@@ -37,7 +38,7 @@ import type {
   SyncLink,
   SyncLinkStatus,
 } from './types';
-import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, StoredEvent, TrackedKeyword, UpsertEventInput } from './ingestion-types';
+import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, IngestCursor, StoredEvent, TrackedKeyword, UpsertedEventRef, UpsertEventInput } from './ingestion-types';
 
 export type * from './types';
 export {
@@ -212,6 +213,24 @@ export interface Store {
    * event unchanged with `created: false`.
    */
   upsertEvent(input: UpsertEventInput): Promise<{ event: StoredEvent; created: boolean }>;
+
+  /**
+   * upsertEvent() for a page of events in one call (`upsert_events`): one result per input, in
+   * order; `created: false` when stored before by either key (externalId or occurrenceKey).
+   */
+  upsertEvents(inputs: UpsertEventInput[]): Promise<UpsertedEventRef[]>;
+
+  /** Sets processed_at (enrichment done) on those of the events that have none; returns how many (`mark_events_processed`). */
+  markEventsProcessed(eventIds: string[]): Promise<number>;
+
+  /** Where a pulled feed stopped, or null before its first completed pull (`get_ingest_cursor`). */
+  getIngestCursor(source: string, scope: string): Promise<IngestCursor | null>;
+
+  /** Records a completed pull: the feed's new cursor and how many events it stored first (`save_ingest_cursor`). */
+  saveIngestCursor(input: { source: string; scope: string; cursor: JsonValue; created: number }): Promise<IngestCursor>;
+
+  /** Every pulled feed's cursor, of one source or all (`list_ingest_cursors`). */
+  listIngestCursors(source?: string): Promise<IngestCursor[]>;
 
   /** The event, or null (`get_event`). */
   getEvent(source: string, externalId: string): Promise<StoredEvent | null>;

@@ -74,7 +74,7 @@ export function retryDelayMs(headers: unknown, now = Date.now()): number | undef
 }
 
 /** The ApplicationFailure for a provider error (or the error itself when it is one already). */
-export function providerFailure(provider: Provider, operation: string, thrown: unknown): ApplicationFailure {
+export function providerFailure(provider: Provider | (string & {}), operation: string, thrown: unknown): ApplicationFailure {
   if (thrown instanceof ApplicationFailure) return thrown;
   const err = (thrown ?? {}) as ErrorShape;
   const status = err.status ?? err.response?.status;

@@ -586,6 +586,47 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect(await store.searchEvents(word, { source: 'other' })).toEqual([]);
     });
 
+    it('stores an occurrence once whichever path brought it (occurrence key), in pages, and marks events processed once', async () => {
+      const source = `src-${uid()}`;
+      const at = new Date('2026-11-02T10:00:00Z');
+      const webhook = await store.upsertEvent({ source, externalId: 'delivery-1', kind: 'issues.opened', occurredAt: at, occurrenceKey: 'issues:acme/app:1:opened:t' });
+      expect(webhook.created).toBe(true);
+      expect(webhook.event.occurrenceKey).toBe('issues:acme/app:1:opened:t');
+      const page = await store.upsertEvents([
+        { source, externalId: '101', kind: 'issues.opened', occurredAt: at, occurrenceKey: 'issues:acme/app:1:opened:t' },
+        { source, externalId: '102', kind: 'push', occurredAt: at, payload: { ref: 'refs/heads/main' }, occurrenceKey: 'push:acme/app:refs/heads/main:abc' },
+        { source, externalId: '103', kind: 'watch.started', occurredAt: at },
+        { source, externalId: '102', kind: 'push', occurredAt: at, occurrenceKey: 'push:acme/app:refs/heads/main:abc' },
+      ]);
+      expect(page.map((r) => [r.externalId, r.created])).toEqual([['delivery-1', false], ['102', true], ['103', true], ['102', false]]);
+      expect(page[0]!.eventId).toBe(webhook.event.id);
+      expect(page[3]!.eventId).toBe(page[1]!.eventId);
+      // A webhook of an occurrence the pull stored first finds the pulled row.
+      const late = await store.upsertEvent({ source, externalId: 'delivery-2', kind: 'push', occurredAt: at, occurrenceKey: 'push:acme/app:refs/heads/main:abc' });
+      expect(late).toMatchObject({ created: false, event: { externalId: '102' } });
+      expect(await store.countEvents(source)).toBe(3);
+      expect(await store.upsertEvents([])).toEqual([]);
+
+      expect(await store.markEventsProcessed([webhook.event.id, page[1]!.eventId])).toBe(2);
+      expect(await store.markEventsProcessed([webhook.event.id])).toBe(0);
+      const processed = await store.getEvent(source, 'delivery-1');
+      expect(processed?.processedAt).toBeInstanceOf(Date);
+      expect((await store.getEvent(source, '103'))?.processedAt).toBeNull();
+    });
+
+    it('saves and lists the cursors of pulled feeds, counting runs', async () => {
+      const source = `src-${uid()}`;
+      expect(await store.getIngestCursor(source, 'repo:acme/app')).toBeNull();
+      const first = await store.saveIngestCursor({ source, scope: 'repo:acme/app', cursor: { lastEventId: '5', etag: 'W/"x"' }, created: 3 });
+      expect(first).toMatchObject({ source, scope: 'repo:acme/app', cursor: { lastEventId: '5', etag: 'W/"x"' }, runs: 1, lastCreated: 3 });
+      expect(first.lastRunAt).toBeInstanceOf(Date);
+      const second = await store.saveIngestCursor({ source, scope: 'repo:acme/app', cursor: { lastEventId: '9', etag: null }, created: 0 });
+      expect(second).toMatchObject({ runs: 2, lastCreated: 0, cursor: { lastEventId: '9', etag: null } });
+      await store.saveIngestCursor({ source, scope: 'org:acme', cursor: {}, created: 1 });
+      expect((await store.listIngestCursors(source)).map((c) => [c.scope, c.runs])).toEqual([['org:acme', 1], ['repo:acme/app', 2]]);
+      expect(await store.getIngestCursor(source, 'repo:acme/app')).toEqual(second);
+    });
+
     it('aggregates events into daily metrics per day, source and type, idempotently, and lists them', async () => {
       // Days no other test writes events on; assertions look at this test's sources only.
       const source = `src-${uid()}`;

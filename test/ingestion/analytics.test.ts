@@ -49,7 +49,7 @@ describe('dailyAnalytics', () => {
     await env?.teardown();
   });
 
-  const run = (input: DailyAnalyticsInput, workflowId = `analytics:${input.from}:${input.to}:${randomBytes(3).toString('hex')}`) =>
+  const run = (input: DailyAnalyticsInput, workflowId = `analytics:${'lastDays' in input ? `last${input.lastDays}` : `${input.from}:${input.to}`}:${randomBytes(3).toString('hex')}`) =>
     env.client.workflow.execute<(i: DailyAnalyticsInput) => Promise<DailyAnalyticsResult>>('dailyAnalytics', { workflowId, taskQueue, args: [input] });
 
   /** The whole daily_metrics table, updated_at included: a re-run that changes nothing leaves it equal. */

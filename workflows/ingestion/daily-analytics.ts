@@ -1,3 +1,4 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { ApplicationFailure, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { IngestionActivities } from '../../activities/ingestion';
 import { progressQuery, type Progress } from '../progress';
@@ -10,12 +11,13 @@ export const ANALYTICS_CHUNK_DAYS = 31;
 /** The failure type of a range that is not two valid dates with from <= to (non-retryable). */
 export const INVALID_RANGE = 'InvalidRange';
 
-export interface DailyAnalyticsInput {
-  /** First day, YYYY-MM-DD (UTC), included. */
-  from: string;
-  /** Last day, YYYY-MM-DD (UTC), included. */
-  to: string;
-}
+/**
+ * A fixed range (`from` and `to`), or, for a schedule, `lastDays`: the N whole days (UTC) before
+ * the day the run was scheduled for (Temporal's TemporalScheduledStartTime; the run's start time
+ * when it was not started by a schedule). `{ lastDays: 2 }` scheduled daily also catches events
+ * that arrived late for the day before yesterday.
+ */
+export type DailyAnalyticsInput = { from: string; to: string } | { lastDays: number };
 
 export interface DailyAnalyticsResult {
   workflowId: string;
@@ -42,6 +44,30 @@ export function parseDay(value: unknown): number | null {
 
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
+/** The most days `lastDays` may cover. */
+export const MAX_LAST_DAYS = 366;
+
+const ScheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+
+/** The `lastDays` whole days before `at`'s day (UTC), or why they cannot be. */
+export function lastDaysRange(lastDays: unknown, at: Date): { from: string; to: string } | string {
+  if (typeof lastDays !== 'number' || !Number.isInteger(lastDays) || lastDays < 1 || lastDays > MAX_LAST_DAYS) {
+    return `lastDays: expected a whole number from 1 to ${MAX_LAST_DAYS}, got ${JSON.stringify(lastDays)}`;
+  }
+  const today = Math.floor(at.getTime() / DAY_MS) * DAY_MS;
+  return { from: day(today - lastDays * DAY_MS), to: day(today - DAY_MS) };
+}
+
+/** The input's days: its range, or `lastDays` before the scheduled (or start) time; a string says why not. */
+function rangeOf(input: DailyAnalyticsInput | undefined): { from: string; to: string } | string {
+  if (input && 'lastDays' in input) {
+    const info = workflowInfo();
+    const scheduled = info.typedSearchAttributes.get(ScheduledStartTime);
+    return lastDaysRange(input.lastDays, scheduled ?? info.startTime);
+  }
+  return { from: (input as { from: string } | undefined)?.from as string, to: (input as { to: string } | undefined)?.to as string };
+}
+
 /** from..to split into consecutive chunks of at most `size` days, or why the range is invalid. */
 export function splitRange(from: string, to: string, size = ANALYTICS_CHUNK_DAYS): { from: string; to: string }[] | string {
   const start = parseDay(from);
@@ -64,7 +90,8 @@ export function splitRange(from: string, to: string, size = ANALYTICS_CHUNK_DAYS
  */
 export async function dailyAnalytics(input: DailyAnalyticsInput): Promise<DailyAnalyticsResult> {
   const { workflowId } = workflowInfo();
-  let progress: Progress = { stage: 'validating', message: `validating ${input?.from}..${input?.to}` };
+  const range = rangeOf(input);
+  let progress: Progress = { stage: 'validating', message: typeof range === 'string' ? 'validating' : `validating ${range.from}..${range.to}` };
   const report = (next: Progress) => {
     progress = next;
     setCurrentDetails(next.message ?? next.stage);
@@ -72,12 +99,13 @@ export async function dailyAnalytics(input: DailyAnalyticsInput): Promise<DailyA
   setHandler(progressQuery, () => progress);
   upsertSearchAttributes([{ key: DurasyncKind, value: ANALYTICS_KIND }]);
 
-  const chunks = splitRange(input?.from, input?.to);
+  const chunks = typeof range === 'string' ? range : splitRange(range.from, range.to);
   if (typeof chunks === 'string') {
     report({ stage: 'failed', message: `invalid range: ${chunks}` });
     throw ApplicationFailure.create({ type: INVALID_RANGE, nonRetryable: true, message: `invalid range: ${chunks}` });
   }
-  const days = Math.round(((parseDay(input.to) ?? 0) - (parseDay(input.from) ?? 0)) / DAY_MS) + 1;
+  const { from, to } = range as { from: string; to: string };
+  const days = Math.round(((parseDay(to) ?? 0) - (parseDay(from) ?? 0)) / DAY_MS) + 1;
   report({ stage: 'aggregating', done: 0, total: chunks.length, message: `aggregating ${days} day(s) in ${chunks.length} chunk(s)` });
 
   let rows = 0;
@@ -91,5 +119,5 @@ export async function dailyAnalytics(input: DailyAnalyticsInput): Promise<DailyA
     report({ stage: 'aggregating', done: i + 1, total: chunks.length, message: `aggregated ${chunk.from}..${chunk.to} (${i + 1}/${chunks.length})` });
   }
   report({ stage: 'done', done: chunks.length, total: chunks.length, message: `**${days} day(s)** aggregated: ${rows} metric row(s) in ${chunks.length} chunk(s)` });
-  return { workflowId, from: input.from, to: input.to, days, chunks: chunks.length, rows };
+  return { workflowId, from, to, days, chunks: chunks.length, rows };
 }

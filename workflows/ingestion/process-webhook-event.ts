@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -39,6 +40,7 @@ function activities(retry: WebhookRetryOptions | undefined) {
     store: proxyActivities<IngestionActivities>({ ...options, summary: 'normalise the payload and store the event once' }).normalizeAndStore,
     keywords: proxyActivities<IngestionActivities>({ ...options, summary: 'record tracked keywords' }).extractKeywords,
     identity: proxyActivities<IngestionActivities>({ ...options, summary: 'resolve the actor to an identity' }).resolveIdentity,
+    processed: proxyActivities<IngestionActivities>({ ...options, summary: 'mark the event processed' }).markEventsProcessed,
   };
 }
 
@@ -80,6 +82,8 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     const keywords = await run.keywords(stored.eventId);
     report({ stage: 'identity', done: 2, total: 3, message: `${keywords.length} keyword(s); resolving the actor` });
     const identity = stored.actor ? await run.identity({ eventId: stored.eventId, actor: stored.actor }) : null;
+    // Added after histories of earlier runs were recorded: those replay without this step.
+    if (patched('mark-events-processed')) await run.processed([stored.eventId]);
     upsertSearchAttributes([{ key: DurasyncStatus, value: stored.created ? 'stored' : 'duplicate' }]);
     report({ stage: 'done', done: 3, total: 3, message: `**${stored.kind}** ${stored.created ? 'stored' : 'was stored before'}${stored.repository ? ` (${stored.repository})` : ''}` });
     return { workflowId, eventId: stored.eventId, kind: stored.kind, created: stored.created, keywords, identityId: identity?.identityId ?? null };

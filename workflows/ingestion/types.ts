@@ -69,3 +69,65 @@ export const webhookWorkflowId = (source: string, deliveryId: string): string =>
 
 /** The dead letter source of a webhook source. */
 export const webhookDeadLetterSource = (source: string): string => `webhook:${source}`;
+
+/** DurasyncKind of every ingestSource workflow. */
+export const INGEST_KIND = 'ingest';
+
+/**
+ * The input of `ingestSource` (`ingestion` queue; id `ingest:<source>:<scope>`, or the schedule's).
+ * `config` is the plugin's (lib/ingest/sources), e.g. `{ repo: 'owner/name' }` for `github`.
+ */
+export interface IngestSourceInput {
+  /** A source plugin's id, e.g. `github`. */
+  source: string;
+  config: Record<string, unknown>;
+  /** ISO time: pull only events at or after it, regardless of the saved cursor (a backfill). Default: from the cursor. */
+  since?: string;
+  /** Pages before the workflow continues as new (its history stays small). Default: 50. */
+  maxPagesPerRun?: number;
+  /** Carried over by continue-as-new; not for starters. */
+  resume?: IngestResume;
+}
+
+export interface IngestTotals {
+  pages: number;
+  /** Events the pages held (after the cursor). */
+  fetched: number;
+  /** Stored for the first time. */
+  created: number;
+  /** Stored before: by an earlier pull, or by a webhook of the same occurrence. */
+  duplicates: number;
+  /** Created events whose keywords and actor were recorded. */
+  enriched: number;
+}
+
+export interface IngestResume {
+  scope: string;
+  queue: string;
+  /** The cursor the pull started from. */
+  cursor: unknown;
+  /** The next page to fetch. */
+  page: string;
+  totals: IngestTotals;
+}
+
+export interface IngestSourceResult extends IngestTotals {
+  workflowId: string;
+  source: string;
+  scope: string;
+  /** Nothing new (the provider said not modified, or asked us to wait). */
+  notModified: boolean;
+  pollIntervalSeconds: number | null;
+}
+
+/** The event of a pulled page the workflow enriches (created ones only). */
+export interface PulledEventRef {
+  eventId: string;
+  actor: EventActor | null;
+}
+
+/** ApplicationFailure type of a source id or config that cannot be pulled (non-retryable). */
+export const INVALID_SOURCE = 'InvalidSource';
+
+/** The workflow id of a pull started by hand: `ingest:<source>:<scope>`. */
+export const ingestWorkflowId = (source: string, scope: string): string => `ingest:${source}:${scope}`;
