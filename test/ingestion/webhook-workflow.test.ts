@@ -163,4 +163,30 @@ describe('processWebhookEvent', () => {
       await pg.end();
     }
   });
+
+  it('stores deliveries that arrive out of order once each, dated by the event, not the arrival, and marks them processed', async () => {
+    const issue = (updated: string) => ({ id: 4242, number: 42, title: 'Out of order', updated_at: updated });
+    const base = { repository: { full_name: 'acme/order' }, sender: { id: 9, login: 'cy' } };
+    // GitHub's redelivery or a slow path: the close arrives first, then the open, then the close again.
+    const closed = delivery('issues', { ...base, action: 'closed', issue: issue('2026-11-21T12:00:00Z') });
+    const opened = delivery('issues', { ...base, action: 'opened', issue: issue('2026-11-21T09:00:00Z') });
+    const closedAgain = { ...closed, deliveryId: `${closed.deliveryId}-redelivered` };
+    const results = [await run(closed), await run(opened), await run(closedAgain)];
+    expect(results.map((r) => [r.kind, r.created])).toEqual([['issues.closed', true], ['issues.opened', true], ['issues.closed', false]]);
+    expect(results[2]!.eventId).toBe(results[0]!.eventId);
+    expect(new Set(results.map((r) => r.identityId)).size).toBe(1);
+    const pg = new PgClient({ connectionString: deps.db.url });
+    await pg.connect();
+    try {
+      const { rows } = await pg.query<{ kind: string; occurred_at: Date; processed: boolean }>(
+        `select kind, occurred_at, processed_at is not null as processed from events where repository = 'acme/order' order by occurred_at`,
+      );
+      expect(rows.map((r) => [r.kind, r.occurred_at.toISOString(), r.processed])).toEqual([
+        ['issues.opened', '2026-11-21T09:00:00.000Z', true],
+        ['issues.closed', '2026-11-21T12:00:00.000Z', true],
+      ]);
+    } finally {
+      await pg.end();
+    }
+  });
 });
