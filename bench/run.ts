@@ -12,6 +12,9 @@
  * - `deltas`: branch deltas end to end (accept -> durable delta and metadata): changes/s, compression on
  *   repeated updates, flush p99 at 1,000 changes/s, and BullMQ one job per change on the same Redis
  *   -> bench/results/deltas.json. Flags: see bench/scenarios/deltas.ts.
+ * - `ingest`: GitHub webhooks through the real ingress and an ingestion worker: accept and
+ *   accept-to-stored p50/p99 at 50 events/s, the highest sustained events/s with nothing lost
+ *   -> bench/results/ingest.json. Flags: `--seconds N`, `--step-seconds N`, `--start-rate N`, `--max-rate N`.
  *
  * `--json` prints exactly one JSON object (the report) as the last line of stdout; progress always
  * goes to stderr. Knobs are environment variables (BENCH_WORKFLOWS, BENCH_CONCURRENCY, BENCH_RUNS,
@@ -46,11 +49,16 @@ const SCENARIOS: Record<string, Scenario> = {
     flags: ['changes', 'batch', 'producers', 'branches', 'rate', 'latency-seconds', 'docs', 'repeat', 'bullmq-changes', 'bullmq-concurrency'],
     run: async (options, flags) => (await import('./scenarios/deltas')).runDeltas(options, flags),
   },
+  ingest: {
+    about: 'webhooks through the ingress to stored events: accept and stored p50/p99 at 50/s, max events/s (bench/results/ingest.json)',
+    flags: ['seconds', 'step-seconds', 'start-rate', 'max-rate'],
+    run: async (options, flags) => (await import('./scenarios/ingest')).runIngest(options, flags),
+  },
 };
 
 const USAGE = `usage: bench/run.ts [scenario] [--json] [scenario flags]\n${Object.entries(SCENARIOS)
   .map(([name, { about }]) => `  ${name.padEnd(8)} ${about}`)
-  .join('\n')}\n  --json   print the report as one JSON object on the last line of stdout\n  sync: --files N (1000), --changed N (100), --latency-ms N (30)\n  deltas: --changes N (200000), --batch N (1000), --producers N (4), --branches N (4), --rate N (1000), --latency-seconds N (20),\n          --docs N (50), --repeat N (20000), --bullmq-changes N (min(changes, 50000)), --bullmq-concurrency N (50)\n`;
+  .join('\n')}\n  --json   print the report as one JSON object on the last line of stdout\n  sync: --files N (1000), --changed N (100), --latency-ms N (30)\n  deltas: --changes N (200000), --batch N (1000), --producers N (4), --branches N (4), --rate N (1000), --latency-seconds N (20),\n          --docs N (50), --repeat N (20000), --bullmq-changes N (min(changes, 50000)), --bullmq-concurrency N (50)\n  ingest: --seconds N (20), --step-seconds N (5), --start-rate N (25), --max-rate N (3200)\n`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
