@@ -35,6 +35,14 @@ export function benchLogger(): Logger {
   return createLogger({ level: 'warn', destination: pino.destination({ fd: 2, sync: true }) });
 }
 
+/** A scenario's whole-number flag (`--changes 4000`), or `fallback` when absent. */
+export function intFlag(flags: Record<string, string>, name: string, fallback: number, min: number): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name}: expected a whole number >= ${min}, got "${raw}"`);
+  return Number(raw);
+}
+
 /** A whole-number knob from the environment, e.g. BENCH_WORKFLOWS. */
 export function envInt(name: string, fallback: number, min = 1): number {
   const raw = process.env[name]?.trim();

@@ -1,14 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runBenchJson } from './helpers/bench';
 
 /**
  * `npm run bench -- workers --json` in a tiny configuration, as a real child process: it starts its
  * own Temporal dev server, a scratch database on the test Postgres, and real worker processes.
  * The figures are meaningless at this size; the test checks the contract of the report.
  */
-const ROOT = path.resolve(__dirname, '..');
 const FIGURES = ['rss_idle_mb_1q', 'rss_idle_mb_3q', 'rss_isolated_mb', 'throughput_1', 'throughput_2', 'throughput_4'] as const;
 
 describe('bench workers scenario', () => {
@@ -16,30 +15,13 @@ describe('bench workers scenario', () => {
   afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
 
   it('prints one JSON report as the last line of stdout with every figure and the targets', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), 'workers', '--json'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
+    const { report, stderr } = await runBenchJson<Record<string, unknown>>(['workers'], { env: {
         BENCH_WORKFLOWS: '20',
         BENCH_CONCURRENCY: '10',
         BENCH_RUNS: '1',
         BENCH_SETTLE_MS: '1000',
         BENCH_RESULTS_DIR: resultsDir,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    // SIGTERM lets the bench stop its workers, its dev server and drop its database.
-    const timer = setTimeout(() => child.kill('SIGTERM'), 75_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    clearTimeout(timer);
-
-    if (code !== 0) throw new Error(`bench exited ${code}:\n${stderr.slice(-3000)}`);
-    const lines = stdout.trim().split('\n');
-    const report = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+      }, timeoutMs: 75_000 });
     expect(report.scenario).toBe('workers');
     for (const figure of FIGURES) {
       expect(typeof report[figure]).toBe('number');
@@ -69,22 +51,7 @@ describe('bench sync scenario', () => {
   type Case = Record<(typeof FIELDS)[number], number> & { to_github: { written: number }; to_drive: { written: number } };
 
   it('syncs 50 files both ways and reports files/s, calls per file and commits per case', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), 'sync', '--files', '50', '--changed', '5', '--latency-ms', '0', '--json'], {
-      cwd: ROOT,
-      env: { ...process.env, BENCH_RESULTS_DIR: resultsDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 50_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    clearTimeout(timer);
-
-    if (code !== 0) throw new Error(`bench exited ${code}:\n${stderr.slice(-3000)}`);
-    const lines = stdout.trim().split('\n');
-    const report = JSON.parse(lines[lines.length - 1]!) as { cases: Record<string, Case>; targets: Record<string, unknown> } & Record<string, unknown>;
+    const { report, stderr } = await runBenchJson<{ cases: Record<string, Case>; targets: Record<string, unknown> } & Record<string, unknown>>(['sync', '--files', '50', '--changed', '5', '--latency-ms', '0'], { env: { BENCH_RESULTS_DIR: resultsDir }, timeoutMs: 50_000 });
     expect(report).toMatchObject({ scenario: 'sync', files: 50, changed: 5, latency_ms: 0, direction: 'both' });
     expect(Object.keys(report.cases).sort()).toEqual(['drive_incremental', 'drive_initial', 'github_incremental', 'github_initial']);
     for (const c of Object.values(report.cases)) {
@@ -119,27 +86,12 @@ describe('bench deltas scenario', () => {
   afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
 
   it('reports changes/s, BullMQ changes/s, compression, flush p99 and nothing lost', async () => {
-    const args = ['deltas', '--changes', '4000', '--latency-seconds', '2', '--repeat', '1000', '--bullmq-changes', '500', '--json'];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'run.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, BENCH_RESULTS_DIR: resultsDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGTERM'), 75_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-    clearTimeout(timer);
-
-    if (code !== 0) throw new Error(`bench exited ${code}:\n${stderr.slice(-3000)}`);
-    const lines = stdout.trim().split('\n');
-    const report = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown> & {
+    const args = ['deltas', '--changes', '4000', '--latency-seconds', '2', '--repeat', '1000', '--bullmq-changes', '500'];
+    const { report, stderr } = await runBenchJson<Record<string, unknown> & {
       targets: Record<string, unknown>;
       flush: { batches: number; batches_committed: number; p50_ms: number };
       compression: { changes: number; rawBytes: number; storedBytes: number };
-    };
+    }>(args, { env: { BENCH_RESULTS_DIR: resultsDir }, timeoutMs: 75_000 });
     expect(report.scenario).toBe('deltas');
     for (const field of ['changes_per_sec', 'bullmq_changes_per_sec', 'compression_ratio', 'flush_p99_ms']) {
       expect(typeof report[field]).toBe('number');

@@ -49,19 +49,12 @@ import { createActivityDeps } from '../../workers/activities';
 import { loadWorkflowBundle } from '../../workers/bundle';
 import { createQueueWorker } from '../../workers/process';
 import { installRuntime } from '../../workers/runtime';
-import { benchLogger, cleanupOnExit, machineInfo, percentile, progress, round, scratchDatabase, shownPath, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions, printReport } from '../lib';
+import { benchLogger, cleanupOnExit, machineInfo, percentile, progress, round, scratchDatabase, shownPath, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions, printReport, intFlag } from '../lib';
 
 const TARGETS = { changesPerSec: 10_000, vsBullmq: 2, compression: 20 } as const;
 /** Flush latency: batches this often (the rate sets their size). */
 const PACE_MS = 50;
 const BULLMQ_POOL = 20;
-
-function intFlag(flags: Record<string, string>, name: string, fallback: number, min: number): number {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name}: expected a whole number >= ${min}, got "${raw}"`);
-  return Number(raw);
-}
 
 const WORDS = 'alpha beta gamma delta notes draft review meeting sync branch merge table index query page block list task done open idea'.split(' ');
 

@@ -47,7 +47,7 @@ import { createActivityDeps } from '../../workers/activities';
 import { loadWorkflowBundle } from '../../workers/bundle';
 import { createQueueWorker } from '../../workers/process';
 import { installRuntime } from '../../workers/runtime';
-import { benchLogger, cleanupOnExit, machineInfo, percentile, printReport, progress, round, scratchDatabase, shownPath, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions } from '../lib';
+import { benchLogger, cleanupOnExit, machineInfo, percentile, printReport, progress, round, scratchDatabase, shownPath, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions, intFlag } from '../lib';
 
 const TARGETS = { acceptP99Ms: 25, storedP50Ms: 150 } as const;
 const LATENCY_RATE = 50;
@@ -63,13 +63,6 @@ const STEP_ACCEPT_P99_MS = 1000;
 const SETTLE_MS = 60_000;
 /** Latency phase deliveries whose history is read for the breakdown. */
 const BREAKDOWN_SAMPLE = 200;
-
-function intFlag(flags: Record<string, string>, name: string, fallback: number, min: number): number {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name}: expected a whole number >= ${min}, got "${raw}"`);
-  return Number(raw);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wallNow = () => performance.timeOrigin + performance.now();

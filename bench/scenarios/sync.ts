@@ -38,17 +38,10 @@ import { loadWorkflowBundle } from '../../workers/bundle';
 import { createQueueWorker } from '../../workers/process';
 import { installRuntime } from '../../workers/runtime';
 import type { SyncLinkInput, SyncRunResult } from '../../workflows';
-import { benchLogger, cleanupOnExit, machineInfo, progress, round, scratchDatabase, shownPath, startBenchTemporal, urlOrEmbeddedDatabase, writeResult, type BenchDatabase, type ScenarioOptions, printReport } from '../lib';
+import { benchLogger, cleanupOnExit, machineInfo, progress, round, scratchDatabase, shownPath, startBenchTemporal, urlOrEmbeddedDatabase, writeResult, type BenchDatabase, type ScenarioOptions, printReport, intFlag } from '../lib';
 
 /** Target of the sync design: the initial Drive -> GitHub sync commits in a handful of calls, not one per file. */
 const TARGET_GITHUB_CALLS_PER_FILE_INITIAL = 0.05;
-
-function intFlag(flags: Record<string, string>, name: string, fallback: number, min: number): number {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name}: expected a whole number >= ${min}, got "${raw}"`);
-  return Number(raw);
-}
 
 /** The benchmark's tree: `files` paths, a tenth at the root, the rest in area-A/topic-T/ (10 areas x 5 topics at most). */
 function treePaths(files: number): string[] {
