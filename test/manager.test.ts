@@ -219,14 +219,15 @@ describe('durasync manager', () => {
         summary: { workers: number; processed: number; successRate: number };
         unreachable: string[];
       };
-      // Each sync replica also polls the provider queues (github-api, drive-api) with activity-only workers.
+      // Each sync replica also polls the provider queues (github-api, drive-api) with activity-only
+      // workers, and the ingestion one github-api (pulled GitHub events).
       expect(stats.workers.map((w) => `${w.child}/${w.queue}`)).toEqual([
         'sync#1/sync', 'sync#1/github-api', 'sync#1/drive-api',
         'sync#2/sync', 'sync#2/github-api', 'sync#2/drive-api',
-        'ingestion#1/ingestion',
+        'ingestion#1/ingestion', 'ingestion#1/github-api',
       ]);
-      expect(stats.workers.find((w) => w.child === 'ingestion#1')?.processed).toBe(2); // the workflow and its activity
-      expect(stats.summary).toMatchObject({ workers: 7, processed: 2, successRate: 1 });
+      expect(stats.workers.filter((w) => w.child === 'ingestion#1').reduce((n, w) => n + w.processed, 0)).toBe(2); // the workflow and its activity
+      expect(stats.summary).toMatchObject({ workers: 8, processed: 2, successRate: 1 });
       expect(stats.unreachable).toEqual([]);
 
       const queues = (await getJson(`${manager.opsUrl}/api/v1/workers/queue`)).body as { queues: Array<{ taskQueue: string }> };
