@@ -3,7 +3,9 @@
  * statistics, the Temporal dev server and Postgres each scenario runs against, the machine
  * description and where results go.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -199,4 +201,84 @@ export function printReport(options: Pick<ScenarioOptions, 'json'>, lines: strin
   } else {
     process.stdout.write(`${lines.join('\n')}\n`);
   }
+}
+
+// ---- durasync child processes ------------------------------------------------------------------
+
+/** A `bin/durasync.js <command>` child process, ready. */
+export interface DurasyncProcess {
+  /** The process that runs the command (bin/durasync.js runs the CLI in-process under Node 22+). */
+  pid: number;
+  /** The last 4,000 characters of its stdout and stderr. */
+  output(): string;
+  /** SIGTERM, then waits for it to exit (SIGKILL after `killAfterMs`, default 15 s). */
+  stop(killAfterMs?: number): Promise<void>;
+}
+
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * The environment of a durasync child: this process's, minus what would point it elsewhere
+ * (TEMPORAL_* but *_PATH, SUPABASE_*, REDIS_URL, GITHUB_*, DURASYNC_* but DURASYNC_USE_DIST), plus
+ * `settings`.
+ */
+export function durasyncChildEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^TEMPORAL_/.test(key) && !/_PATH$/.test(key)) continue;
+    if (/^(SUPABASE_|GITHUB_|REDIS_URL$)/.test(key)) continue;
+    if (/^DURASYNC_/.test(key) && key !== 'DURASYNC_USE_DIST') continue;
+    base[key] = value;
+  }
+  return { ...base, ...settings };
+}
+
+/**
+ * Starts `node bin/durasync.js <args>` (TypeScript sources through tsx in a checkout, as `npm run
+ * durasync` does; dist/ with DURASYNC_USE_DIST=1) and resolves once `readyUrl` answers 200. A child
+ * still running when this process exits, however it exits, gets SIGKILL.
+ */
+export async function startDurasyncProcess(args: string[], env: NodeJS.ProcessEnv, readyUrl: string, timeoutMs = 90_000): Promise<DurasyncProcess> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const child of liveChildren) child.kill('SIGKILL');
+    });
+  }
+  const node = Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : path.join(PROJECT_ROOT, '.tools', 'node', 'bin', 'node');
+  if (!existsSync(node)) throw new Error(`durasync needs Node 22 or newer (this is ${process.version}); run 'npm run setup' first`);
+  const child = spawn(node, [path.join(PROJECT_ROOT, 'bin', 'durasync.js'), ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  liveChildren.add(child);
+  let output = '';
+  const keep = (d: Buffer) => void (output = (output + d.toString()).slice(-4000));
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => liveChildren.delete(child));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stop = async (killAfterMs = 15_000) => {
+    if (running()) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  const what = `durasync ${args.join(' ')}`;
+  try {
+    if (child.pid === undefined) throw new Error('could not be started');
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!running()) throw new Error(`exited (${child.signalCode ?? `code ${child.exitCode}`})`);
+      if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms`);
+      const status = await fetch(readyUrl, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0);
+      if (status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await stop(2000);
+    throw new Error(`${what}: ${(err as Error).message}\n${output.slice(-1500)}`);
+  }
+  return { pid: child.pid, output: () => output, stop };
 }

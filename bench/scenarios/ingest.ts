@@ -1,19 +1,26 @@
 /**
- * Scenario `ingest`: GitHub webhooks end to end on this machine, as in production. The real ingress
- * server (client/ingress.ts, webhook routes with a GitHub secret) answers signed deliveries sent
- * over HTTP keep-alive with 202 once their `processWebhookEvent` workflow is started; an `ingestion`
- * worker in this process (workers/process.ts createQueueWorker) runs them into a scratch database
- * on DATABASE_URL's Postgres server (default postgres://postgres@127.0.0.1:5432; dropped after),
- * against a fresh headless Temporal dev server. Payloads are realistic push, pull_request, issues
- * and issue_comment deliveries (2 : 1 : 1 : 1). A delivery is "stored" once its events row exists
- * (inserted by normalizeAndStore, the workflow's first activity).
+ * Scenario `ingest`: GitHub webhooks end to end on this machine, deployed as in production: three
+ * processes. The ingress is a child process `bin/durasync.js serve` (client/ingress.ts, webhook
+ * routes with a GitHub secret); it answers signed deliveries sent over HTTP keep-alive with 202 once
+ * their `processWebhookEvent` workflow is started. The worker is a child process `bin/durasync.js
+ * worker --queues ingestion` (a prebuilt workflow bundle, as `npm run build` gives production); it
+ * runs them into a scratch database on DATABASE_URL's Postgres server (default
+ * postgres://postgres@127.0.0.1:5432; dropped after), against a fresh headless Temporal dev server.
+ * Both run from the TypeScript sources through tsx, as `npm run durasync` does in a checkout
+ * (DURASYNC_USE_DIST=1: from dist/), with the product defaults but DURASYNC_SHUTDOWN_GRACE (2s);
+ * both are ready (/health/ready) before anything is sent and get SIGTERM at the end. This process
+ * only sends and measures. Payloads are realistic push, pull_request, issues and issue_comment
+ * deliveries (2 : 1 : 1 : 1). A delivery is "stored" once its events row exists (inserted by the
+ * workflow's first step, normalizeAndStore, a local activity).
  *
  * Phases, in this order:
  * - `latency`: 50 deliveries/s for `--seconds` (20), open loop: accept latency = request sent to
  *   202 received -> `accept_p50_ms`, `accept_p99_ms`; accept-to-stored = 202 received (wall clock)
  *   to the row's events.created_at (Postgres now(), same clock) -> `stored_p50_ms`, `stored_p99_ms`;
- *   plus a breakdown of a sample from their Temporal histories (start, worker poll, activity
- *   schedule-to-start, insert);
+ *   plus a breakdown of a sample from their Temporal histories (start, worker poll, insert), the
+ *   CPU per delivery of each process (this one, ingress, worker, dev server), and probes of the
+ *   ingress every 100 ms, GET /health/live (its event loop) and /health/ready (plus a gRPC round
+ *   trip to Temporal), alternately;
  * - `max`: steps of `--step-seconds` (5) at `--start-rate` (25) deliveries/s, doubling up to
  *   `--max-rate` (3200), then up to three bisection steps between the last sustained rate and the
  *   first that was not. A step is sustained when every delivery got a 202, every 202 is stored
@@ -29,25 +36,15 @@ import http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import os from 'node:os';
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
-import { startIngressServer } from '../../client/ingress';
-import { MemoryCache } from '../../lib/cache';
-import { loadConfig } from '../../lib/config';
-import { createStore, type Store } from '../../lib/db/store';
-import type { RunningServer } from '../../lib/http';
-import { createMetrics } from '../../lib/metrics';
 import { freePort } from '../../lib/net';
-import { createObjectStore } from '../../lib/objects';
-import { connectClient } from '../../lib/temporal-client';
-import { openWebhookIngress } from '../../lib/webhooks/routes';
 import { signBody } from '../../lib/webhooks/signature';
-import { createActivityDeps } from '../../workers/activities';
-import { loadWorkflowBundle } from '../../workers/bundle';
-import { createQueueWorker } from '../../workers/process';
-import { installRuntime } from '../../workers/runtime';
-import { benchLogger, cleanupOnExit, machineInfo, percentile, printReport, progress, round, scratchDatabase, shownPath, startBenchTemporal, writeResult, type BenchDatabase, type ScenarioOptions, intFlag } from '../lib';
+import { writeWorkflowBundle } from '../../workers/bundle';
+import {
+  benchLogger, cleanupOnExit, durasyncChildEnv, intFlag, machineInfo, percentile, printReport, progress, round, scratchDatabase, shownPath, startBenchTemporal, startDurasyncProcess, writeResult,
+  type BenchDatabase, type DurasyncProcess, type ScenarioOptions,
+} from '../lib';
 
 const TARGETS = { acceptP99Ms: 25, storedP50Ms: 150 } as const;
 const LATENCY_RATE = 50;
@@ -260,6 +257,98 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
+// ---- Probes of the ingress ----------------------------------------------------------------------
+
+/**
+ * GET /health/live and /health/ready of the ingress, alternately, every `everyMs` on one keep-alive
+ * socket, until stop(): live answers at once (request to answer = the ingress's event loop and
+ * HTTP), ready after a getSystemInfo round trip to Temporal on the ingress's own connection.
+ */
+function probeIngress(base: URL, everyMs: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times = { live: [] as number[], ready: [] as number[] };
+  let stopped = false;
+  const get = (path: string) =>
+    new Promise<number>((resolve) => {
+      const t0 = performance.now();
+      const req = http.get({ agent, host: base.hostname, port: base.port, path }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200 ? performance.now() - t0 : NaN));
+      });
+      req.on('error', () => resolve(NaN));
+    });
+  const loop = (async () => {
+    for (let k = 0; !stopped; k++) {
+      const t0 = performance.now();
+      const which = k % 2 ? 'ready' : 'live';
+      const ms = await get(`/health/${which}`);
+      if (Number.isFinite(ms)) times[which].push(ms);
+      await sleep(Math.max(0, everyMs - (performance.now() - t0)));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      agent.destroy();
+      return { live: stats(times.live), ready: stats(times.ready) };
+    },
+  };
+}
+
+/**
+ * The worker's slots (temporal_worker_task_slots_used / _available from its ops /metrics) sampled
+ * every `everyMs` until stop(): workflow task slots (a workflow task holds one until its local
+ * activities are done) and local activity slots.
+ */
+function sampleWorkerSlots(opsUrl: string, everyMs: number) {
+  const kinds = { workflow_task: 'WorkflowWorker', local_activity: 'LocalActivityWorker' } as const;
+  const used = { workflow_task: [] as number[], local_activity: [] as number[] };
+  const total = { workflow_task: NaN, local_activity: NaN };
+  const sum = (text: string, metric: string, workerType: string) => {
+    let value = NaN;
+    for (const m of text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\} ([-+.\\deE]+)$`, 'gm'))) {
+      if (m[1]!.includes(`worker_type="${workerType}"`)) value = (Number.isNaN(value) ? 0 : value) + Number(m[2]);
+    }
+    return value;
+  };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const t0 = performance.now();
+      const text = await fetch(`${opsUrl}/metrics`, { signal: AbortSignal.timeout(2000) }).then((r) => r.text(), () => '');
+      for (const [kind, workerType] of Object.entries(kinds) as Array<[keyof typeof kinds, string]>) {
+        const u = sum(text, 'temporal_worker_task_slots_used', workerType);
+        const a = sum(text, 'temporal_worker_task_slots_available', workerType);
+        if (Number.isFinite(u)) used[kind].push(u);
+        if (Number.isFinite(u) && Number.isFinite(a)) total[kind] = u + a;
+      }
+      await sleep(Math.max(0, everyMs - (performance.now() - t0)));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      const summary = (kind: keyof typeof kinds) => {
+        const sorted = [...used[kind]].sort((a, b) => a - b);
+        return { slots: total[kind], used_p50: percentile(sorted, 50), used_max: sorted[sorted.length - 1] ?? NaN, samples: sorted.length };
+      };
+      return { workflow_task: summary('workflow_task'), local_activity: summary('local_activity') };
+    },
+  };
+}
+
+/** Time (ms) a process's main thread (a Node process's event loop) spent runnable, waiting for a CPU, from /proc (Linux; NaN elsewhere). */
+function runQueueWaitMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
 // ---- Breakdown from histories ---------------------------------------------------------------
 
 /** A protobuf Timestamp (seconds are a Long) as ms since the epoch. */
@@ -270,7 +359,8 @@ const tsMs = (ts: Ts) => (ts ? (typeof ts.seconds === 'number' ? ts.seconds : (t
 async function breakdown(client: Client, sample: Array<{ sent: Sent; storedMs: number }>) {
   const segments: Record<string, number[]> = {
     sent_to_workflow_started: [], workflow_started_to_202: [], workflow_task_schedule_to_start: [], workflow_task_start_to_complete: [],
-    activity_schedule_to_start: [], activity_start_to_row: [], row_to_activity_completed: [], history_events: [],
+    activity_schedule_to_start: [], activity_start_to_row: [], row_to_activity_completed: [],
+    workflow_task_start_to_row: [], row_to_workflow_task_completed: [], history_events: [],
   };
   let next = 0;
   await Promise.all(
@@ -294,6 +384,11 @@ async function breakdown(client: Client, sample: Array<{ sent: Sent; storedMs: n
         add('activity_schedule_to_start', actStarted - actScheduled);
         add('activity_start_to_row', storedMs - actStarted);
         add('row_to_activity_completed', actCompleted - storedMs);
+        // Local activities (no activity task events): the row is inserted inside the first workflow task.
+        if (!Number.isFinite(actScheduled)) {
+          add('workflow_task_start_to_row', storedMs - wftStarted);
+          add('row_to_workflow_task_completed', wftCompleted - storedMs);
+        }
         add('history_events', history.events?.length ?? NaN);
       }
     }),
@@ -326,17 +421,15 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
   const DRAIN_MS = drainBoundMs(STEP_SECONDS);
   const benchStarted = Date.now();
   const loadAtStart = os.loadavg()[0]!;
-  const logger = benchLogger();
   const secret = randomBytes(20).toString('hex');
+  const bundlePath = path.join(os.tmpdir(), `durasync-bench-ingest-workflows-${process.pid}-${randomBytes(3).toString('hex')}.js`);
 
   let server: Awaited<ReturnType<typeof startBenchTemporal>> | undefined;
   let db: BenchDatabase | undefined;
-  let store: Store | undefined;
-  let native: NativeConnection | undefined;
   let connection: Connection | undefined;
-  let worker: { worker: Worker; running: Promise<void> } | undefined;
-  let ingress: RunningServer | undefined;
-  let webhooks: ReturnType<typeof openWebhookIngress> | undefined;
+  let ingress: DurasyncProcess | undefined;
+  let worker: DurasyncProcess | undefined;
+  const starting: Array<Promise<unknown>> = [];
   let objectsDir: string | undefined;
   let pool: Pool | undefined;
   // Keep-alive connections, fresh for each phase and step: a socket left idle while the backlog
@@ -348,44 +441,55 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
   };
   const cleanup = cleanupOnExit(async () => {
     agent.destroy();
-    await ingress?.close().catch(() => undefined);
-    await webhooks?.close().catch(() => undefined);
-    if (worker?.worker.getState() === 'RUNNING') worker.worker.shutdown();
-    await worker?.running.catch(() => undefined);
+    // A child still starting stops itself when it fails; one that became ready is stopped here.
+    await Promise.allSettled(starting);
+    await Promise.all([ingress?.stop(), worker?.stop()]);
     await pool?.end().catch(() => undefined);
     await connection?.close();
-    await native?.close();
-    await store?.close();
     await sleep(200); // pg's end() resolves before the sockets close: let them, before the database is dropped
     await db?.close();
     await server?.stop();
     if (objectsDir) await rm(objectsDir, { recursive: true, force: true });
+    await rm(bundlePath, { force: true });
   });
 
   try {
     progress(`ingest: latency at ${LATENCY_RATE}/s for ${SECONDS} s; max rate in ${STEP_SECONDS} s steps from ${START_RATE}/s up to ${MAX_RATE}/s`);
-    installRuntime({ logger, sdkMetricsAddress: `127.0.0.1:${await freePort()}` });
-    const setup = await Promise.allSettled([startBenchTemporal().then((s) => (server = s)), scratchDatabase().then((d) => (db = d)), mkdtemp(path.join(os.tmpdir(), 'durasync-bench-objects-')).then((d) => (objectsDir = d))]);
+    const setup = await Promise.allSettled([
+      startBenchTemporal().then((s) => (server = s)),
+      scratchDatabase().then((d) => (db = d)),
+      mkdtemp(path.join(os.tmpdir(), 'durasync-bench-objects-')).then((d) => (objectsDir = d)),
+      writeWorkflowBundle(bundlePath, benchLogger()),
+    ]);
     const setupFailed = setup.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (setupFailed) throw setupFailed.reason;
     if (!server || !db || !objectsDir) throw new Error('set-up did not finish');
     progress(`temporal ${server.address}, database ${db.kind}`);
 
+    // The two product processes, as deployed: the same settings but their ports.
     const prefix = `bench-${randomBytes(3).toString('hex')}-`;
-    const config = loadConfig({ TEMPORAL_ADDRESS: server.address, DATABASE_URL: db.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_SHUTDOWN_GRACE: '2s', DURASYNC_OBJECTS_DIR: objectsDir, GITHUB_WEBHOOK_SECRET: secret });
-    store = createStore({ databaseUrl: db.url, poolMax: config.database.poolMax, logger });
-    const deps = { ...createActivityDeps({ config, store, cache: new MemoryCache(), logger }), objects: createObjectStore(config) };
-    native = await NativeConnection.connect({ address: server.address });
-    const built = await createQueueWorker({ connection: native, config, queue: 'ingestion', bundle: await loadWorkflowBundle(undefined, logger), metrics: createMetrics(), deps });
-    worker = { worker: built, running: built.run() };
-    const connected = await connectClient(config);
-    connection = connected.connection;
-    const client = connected.client;
-    webhooks = openWebhookIngress({ config, client, logger });
-    ingress = await startIngressServer({ host: '127.0.0.1', port: 0, logger, connection, webhooks: webhooks.options });
+    const [ingressPort, ingressOpsPort, workerOpsPort] = [await freePort(), await freePort(), await freePort()];
+    const childEnv = (opsPort: number) =>
+      durasyncChildEnv({
+        TEMPORAL_ADDRESS: server!.address, TEMPORAL_NAMESPACE: 'default', DATABASE_URL: db!.url, GITHUB_WEBHOOK_SECRET: secret, DURASYNC_OBJECTS_DIR: objectsDir!,
+        DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_WORKFLOW_BUNDLE: bundlePath, DURASYNC_WORKER_MODE: 'concurrent', DURASYNC_SHUTDOWN_GRACE: '2s',
+        DURASYNC_INGRESS_HOST: '127.0.0.1', DURASYNC_INGRESS_PORT: String(ingressPort), DURASYNC_OPS_HOST: '127.0.0.1', DURASYNC_OPS_PORT: String(opsPort),
+      });
+    const ingressUrl = `http://127.0.0.1:${ingressPort}`;
+    const startingIngress = startDurasyncProcess(['serve'], childEnv(ingressOpsPort), `${ingressUrl}/health/ready`).then((p) => (ingress = p));
+    const workerOpsUrl = `http://127.0.0.1:${workerOpsPort}`;
+    const startingWorker = startDurasyncProcess(['worker', '--queues', 'ingestion'], childEnv(workerOpsPort), `${workerOpsUrl}/health/ready`).then((p) => (worker = p));
+    starting.push(startingIngress, startingWorker);
+    const children = await Promise.allSettled(starting);
+    const childFailed = children.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+    if (childFailed) throw childFailed.reason;
+    if (!ingress || !worker) throw new Error('the ingress or the worker did not start');
+    progress(`ready: ingress pid ${ingress.pid} on ${ingressUrl}, worker pid ${worker.pid} (queues ingestion, prefix ${prefix})`);
+    connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection, namespace: 'default' });
     pool = new Pool({ connectionString: db.url, max: 2, application_name: 'durasync-bench-ingest' });
     pool.on('error', () => undefined); // an idle client dropped (the database is dropped with force at the end)
-    const target = new URL(ingress.url);
+    const target = new URL(ingressUrl);
     const send = (d: Delivery) => post(agent, target, d);
     const db_ = pool;
     let counter = 0;
@@ -410,22 +514,33 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
     bodyBytes += latencyDeliveries.reduce((s, d) => s + d.body.length, 0);
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
-    const cpuBefore = { bench: cpuMs(process.pid), temporal: cpuMs(server.process.pid), at: performance.now() };
+    const pids = { bench: process.pid, ingress: ingress.pid, worker: worker.pid, temporal: server.process.pid } as const;
+    const cpuBefore = Object.fromEntries(Object.entries(pids).map(([who, pid]) => [who, cpuMs(pid)])) as Record<keyof typeof pids, number>;
+    const node = { bench: pids.bench, ingress: pids.ingress, worker: pids.worker };
+    const waitBefore = Object.fromEntries(Object.entries(node).map(([who, pid]) => [who, runQueueWaitMs(pid)])) as Record<keyof typeof node, number>;
+    const cpuFrom = performance.now();
     freshAgent();
+    const probe = probeIngress(target, 100);
+    const slots = sampleWorkerSlots(workerOpsUrl, 1000);
     const lat = await paced(latencyDeliveries, LATENCY_RATE, send);
+    const ingressProbe = await probe.stop();
+    const sendSeconds = (performance.now() - cpuFrom) / 1000;
+    const runQueueWait = Object.fromEntries(Object.entries(node).map(([who, pid]) => [who, round((runQueueWaitMs(pid) - waitBefore[who as keyof typeof node]) / sendSeconds)]));
     const latOk = lat.results.filter((r) => r.status === 202);
     accepted.push(...latOk.map((r) => r.id));
     rejected += lat.results.length - latOk.length;
     noteRejections(lat.results);
     // Twice the usual allowance: the max phase must start without this phase's backlog.
     const latDrain = await drain(db_, latOk.map((r) => r.id), 2 * SETTLE_MS);
-    // CPU used from the first delivery until the last was stored: this process (sender, ingress, worker) and the dev server.
-    const cpuSeconds = (performance.now() - cpuBefore.at) / 1000;
+    const workerSlots = await slots.stop();
+    // CPU used from the first delivery until the last was stored, by each process: this one (the
+    // sender), the ingress, the worker and the dev server.
+    const cpuSeconds = (performance.now() - cpuFrom) / 1000;
     loopDelay.disable();
     const eventLoopDelay = { p50_ms: round(loopDelay.percentile(50) / 1e6), p99_ms: round(loopDelay.percentile(99) / 1e6), max_ms: round(loopDelay.max / 1e6) };
     const cpu = Object.fromEntries(
-      (['bench', 'temporal'] as const).flatMap((who) => {
-        const used = (who === 'bench' ? cpuMs(process.pid) : cpuMs(server!.process.pid)) - cpuBefore[who];
+      (Object.keys(pids) as Array<keyof typeof pids>).flatMap((who) => {
+        const used = cpuMs(pids[who]) - cpuBefore[who];
         return [[`${who}_ms_per_event`, round(used / latencyDeliveries.length, 2)], [`${who}_cores`, round(used / 1000 / cpuSeconds, 2)]];
       }),
     );
@@ -436,6 +551,8 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
     const every = Math.max(1, Math.floor(latStored.length / BREAKDOWN_SAMPLE));
     const parts = await breakdown(client, latStored.filter((_, k) => k % every === 0));
     progress(`cpu: ${JSON.stringify(cpu)} over ${round(cpuSeconds)} s, load average ${round(os.loadavg()[0]!, 2)}; event loop delay ${JSON.stringify(eventLoopDelay)}`);
+    progress(`ingress probes (p50/p99 ms): /health/live ${ingressProbe.live.p50}/${ingressProbe.live.p99}, /health/ready ${ingressProbe.ready.p50}/${ingressProbe.ready.p99}; main threads waiting for a CPU (ms per s): ${JSON.stringify(runQueueWait)}`);
+    progress(`worker slots (until drained): ${JSON.stringify(workerSlots)}`);
     progress(`breakdown (p50/p99 ms): ${Object.entries(parts).map(([name, s]) => `${name} ${s.p50}/${s.p99}`).join(', ')}`);
 
     // Max sustained rate: doubling steps, then bisection.
@@ -502,7 +619,7 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
         stored_p50_under_150ms: stored.p50 < TARGETS.storedP50Ms,
         nothing_lost: lost === 0,
       },
-      latency: { rate: LATENCY_RATE, seconds: SECONDS, sent: lat.results.length, accepted: latOk.length, stored: latStored.length, send_rate: round(lat.sendRate), send_lag_max_ms: round(lat.maxLagMs), accept, accept_to_stored: stored, breakdown: parts, breakdown_sample: Math.ceil(latStored.length / every), cpu, event_loop_delay: eventLoopDelay },
+      latency: { rate: LATENCY_RATE, seconds: SECONDS, sent: lat.results.length, accepted: latOk.length, stored: latStored.length, send_rate: round(lat.sendRate), send_lag_max_ms: round(lat.maxLagMs), accept, accept_to_stored: stored, breakdown: parts, breakdown_sample: Math.ceil(latStored.length / every), cpu, event_loop_delay: eventLoopDelay, ingress_probe: ingressProbe, run_queue_wait_ms_per_s: runQueueWait, worker_slots: workerSlots },
       max: { start_rate: START_RATE, max_rate: MAX_RATE, step_seconds: STEP_SECONDS, drain_bound_s: DRAIN_MS / 1000, accept_p99_bound_ms: STEP_ACCEPT_P99_MS, first_not_sustained: failed ?? null, steps },
       deliveries: accepted.length + rejected,
       payload_bytes_avg: Math.round(bodyBytes / Math.max(1, counter - 20)),
@@ -511,11 +628,12 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
       date: new Date().toISOString(),
       duration_s: round((Date.now() - benchStarted) / 1000),
       notes: [
-        'One process: the load generator (node:http, keep-alive), the ingress server (webhook routes, GitHub secret, client.workflow.start per delivery) and an ingestion worker (product options); the Temporal dev server and Postgres share the machine.',
+        `Three processes, as deployed: this one only sends and measures (node:http, keep-alive); the ingress is \`durasync serve\` (webhook routes, GitHub secret, client.workflow.start per delivery) and the worker \`durasync worker --queues ingestion\` (prebuilt workflow bundle), both child processes run from ${process.env.DURASYNC_USE_DIST ? 'dist/ (DURASYNC_USE_DIST=1)' : 'the TypeScript sources through tsx (as `npm run durasync` in a checkout)'} with the product defaults (log level info to a pipe) but DURASYNC_SHUTDOWN_GRACE=2s; both were ready (/health/ready) before the first delivery. The Temporal dev server and Postgres share the machine.`,
         'Deliveries: push, push, pull_request, issues, issue_comment in turn, GitHub-shaped, signed with X-Hub-Signature-256, unique X-GitHub-Delivery; sent open loop on schedule.',
         'accept: request sent -> 202 received. accept-to-stored: 202 received (wall clock) -> events.created_at (Postgres now(): the start of the inserting transaction, same machine clock), so it can be a little under the commit time.',
         `max_events_per_sec: highest step rate where every delivery got a 202, every 202 was stored within ${DRAIN_MS / 1000} s of the step's end, accept p99 stayed under ${STEP_ACCEPT_P99_MS} ms and the sender kept >= 95% of the pace; steps double from start_rate, then up to three bisection steps.`,
-        'breakdown: a sample of the latency phase, from each workflow history (event times are the server clock, the same machine clock). cpu: CPU time of this process and of the dev server from the first latency delivery until the last was stored, per delivery and in cores (Postgres not counted); event_loop_delay: this process\'s main thread over the same span.',
+        'breakdown: a sample of the latency phase, from each workflow history (event times are the server clock, the same machine clock); the steps run as local activities, so the row is inserted inside the first workflow task: workflow_task_start_to_row and row_to_workflow_task_completed split it (the activity_* segments are empty then). cpu: CPU time (/proc/<pid>/stat) of this process (the sender: bench_*), the ingress, the worker and the dev server from the first latency delivery until the last was stored, per delivery and in cores (Postgres not counted); event_loop_delay: this process\'s main thread (the sender) over the same span.',
+        'ingress_probe: during the latency phase, every 100 ms from this process on its own keep-alive socket, GET /health/live (answered at once: the ingress\'s event loop and HTTP) and GET /health/ready (plus a getSystemInfo gRPC round trip to the dev server on the ingress\'s connection), alternately: request to answer, ms. run_queue_wait_ms_per_s: while sending, how long the main thread (the event loop) of this process, the ingress and the worker was runnable but waiting for a CPU (/proc/<pid>/schedstat), ms per second: CPU contention on the machine, not work of its own. worker_slots: the worker\'s workflow task and local activity slots (temporal_worker_task_slots_used/_available on its ops /metrics), sampled every second from the first latency delivery until the last was stored.',
         `lost: deliveries answered 202 with no events row once everything drained (up to ${SETTLE_MS / 1000} s), all phases; rejected: deliveries without a 202 (another status, or status 0: the connection failed), by status and message in rejections. The 20 warm-up deliveries are not counted.`,
       ],
     };
