@@ -3,6 +3,7 @@ import type { JsonValue, Store, UpsertEventInput } from '../lib/db/store';
 import { InvalidSourceConfigError, type SourceContext, type SourcePlugin } from '../lib/ingest/source-plugin';
 import { SOURCE_IDS, sourcePlugin } from '../lib/ingest/sources';
 import type { Logger } from '../lib/logger';
+import { settingsFor, type SettingsReader } from '../lib/settings';
 import { providerFailure } from '../lib/providers/failures';
 import type { GithubSettings } from '../lib/providers/github';
 import { TokenMissingError, TokenRevokedError, type TokenService } from '../lib/tokens/token-service';
@@ -16,7 +17,9 @@ import { InvalidEventError, normalizeEvent, normalizeGeneric, type NormalizedEve
  * pulled payloads never enter workflow history: the workflow sees event ids, actors and counts.
  */
 export interface SourceActivityDeps {
-  store: Pick<Store, 'getIngestCursor' | 'saveIngestCursor' | 'upsertEvents' | 'recordEventKeywords' | 'linkIdentity' | 'markEventsProcessed'>;
+  store: Pick<Store, 'getIngestCursor' | 'saveIngestCursor' | 'upsertEvents' | 'recordEventKeywords' | 'linkIdentity' | 'markEventsProcessed'> & Partial<Pick<Store, 'listSettings'>>;
+  /** Run-time settings (ingest.pages_per_run, and the plugins' own). Default: the store's when it has listSettings (lib/settings.ts settingsFor). */
+  settings?: SettingsReader;
   /** Users' provider tokens; null when DURASYNC_TOKEN_KEY is not set. */
   tokens: Pick<TokenService, 'accessToken'> | null;
   github: GithubSettings;
@@ -75,6 +78,7 @@ function normalizePulled(source: string, type: string, payload: Record<string, u
 
 export function createSourceActivities(deps: SourceActivityDeps) {
   const { store, logger } = deps;
+  const settings = deps.settings ?? (store.listSettings ? settingsFor(store as Pick<Store, 'listSettings'>, { logger }) : undefined);
 
   function contextFor(): SourceContext {
     return {
@@ -96,17 +100,23 @@ export function createSourceActivities(deps: SourceActivityDeps) {
       logger,
       heartbeat: (details) => Context.current().heartbeat(details),
       now: () => new Date(),
+      ...(settings ? { settings } : {}),
     };
   }
 
   return {
-    /** Checks the source and its config; answers the pull's scope, the queue its pages run on, and the saved cursor. */
-    async prepareIngest(input: { source: string; config: Record<string, unknown> }): Promise<{ scope: string; queue: string; cursor: unknown }> {
+    /**
+     * Checks the source and its config; answers the pull's scope, the queue its pages run on, the
+     * saved cursor, and the setting ingest.pages_per_run at `source:<id>` (null without settings),
+     * which the workflow uses when its input sets no maxPagesPerRun.
+     */
+    async prepareIngest(input: { source: string; config: Record<string, unknown> }): Promise<{ scope: string; queue: string; cursor: unknown; pagesPerRun: number | null }> {
       const plugin = pluginOf(input.source);
       const config = configOf(plugin, input.config);
       const scope = plugin.scope(config);
       const saved = await store.getIngestCursor(plugin.id, scope);
-      return { scope, queue: plugin.queue, cursor: saved?.cursor ?? null };
+      const pagesPerRun = settings ? await settings.get('ingest.pages_per_run', `source:${plugin.id}`) : null;
+      return { scope, queue: plugin.queue, cursor: saved?.cursor ?? null, pagesPerRun };
     },
 
     /** Fetches one page through the plugin and stores its events (once per external id and occurrence). */

@@ -27,6 +27,9 @@ import { registerEventCommands } from './commands/events';
 import { registerDlqCommands } from './commands/dlq';
 import { registerAnalyticsCommands } from './commands/analytics';
 import { registerIngestCommands } from './commands/ingest';
+import { registerSettingsCommands } from './commands/settings';
+import { registerNotificationCommands } from './commands/notifications';
+import { registerExportCommands } from './commands/export';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -192,6 +195,9 @@ export function buildProgram(): Command {
   registerDlqCommands(program);
   registerAnalyticsCommands(program);
   registerIngestCommands(program);
+  registerSettingsCommands(program);
+  registerNotificationCommands(program);
+  registerExportCommands(program);
   registerBenchCommand(program);
 
   return program;

@@ -16,6 +16,9 @@ import { branchesApi, type BranchesApi } from './branches';
 import { ingestionApis, type DlqApi, type EventsApi } from './ingestion';
 import { ingestApis, type AnalyticsApi, type IngestApi, type KeywordsApi } from './ingest';
 import { webhooksApi, type WebhooksApi } from './webhooks';
+import { settingsApi, type SettingsApi } from './settings';
+import { exportApi, type ExportApi } from './export';
+import { notificationsApi, type NotificationsApi } from './notifications';
 
 /**
  * The durasync client SDK, the package's root export: `createDurasyncClient()` connects to the
@@ -38,11 +41,15 @@ export type { CreateScheduleOptions, ScheduleAction, ScheduleInfo, ScheduleOverl
 export { SCHEDULE_OVERLAP_POLICIES } from './schedules';
 export type { ScheduledSyncResult, SyncApi, SyncDirection, SyncRunHandle, SyncRunResult, SyncScheduleOptions, SyncStartOptions } from './sync';
 export { syncWorkflowId } from './sync';
+export type { SettingsApi } from './settings';
 export type { AnalyticsApi, IngestApi, IngestRunHandle, IngestScheduleOptions, IngestSourceResult, IngestStartOptions, KeywordsApi, DailyAnalyticsResult } from './ingest';
 export type { AcceptResult, BranchDetails, BranchesApi, BranchStats, Change, MaterializedBranch } from './branches';
 export { branchWorkflowId } from './branches';
 export type { DeadLetterRetry, DlqApi, EventsApi } from './ingestion';
 export type { WebhooksApi } from './webhooks';
+export type { ExportApi, ExportEventsOptions, ExportEventsResult, ExportHandle } from './export';
+export type { AddNotificationOptions, NotificationsApi } from './notifications';
+export { InvalidNotificationSubscriptionError } from './notifications';
 export { DeadLetterNotFoundError, DeadLetterNotRetryableError } from './ingestion';
 
 /** gRPC status NOT_FOUND: what the history call answers for an unknown workflow. */
@@ -83,6 +90,8 @@ export interface WorkflowDescription extends WorkflowSummary {
   staticDetails?: string;
   /** Activities scheduled or running now. */
   pendingActivities: Array<{ activityType: string; attempt: number; state: string }>;
+  /** Its task priority key (1 most urgent .. 5), when one was set at start (else Temporal's default, 3). */
+  priorityKey?: number;
 }
 
 /** A history as `temporal workflow show -o json` prints it (and as test/histories holds them). */
@@ -166,6 +175,12 @@ export interface DurasyncClient {
   readonly analytics: AnalyticsApi;
   /** Webhook deliveries handed over from code, deduplicated like the ingress's: deliver, status (client/webhooks.ts). */
   readonly webhooks: WebhooksApi;
+  /** Exports of stored events as ndjson or CSV to the object store or a webhook (exportEvents; client/export.ts). */
+  readonly export: ExportApi;
+  /** Outbound notification subscriptions and their delivery log: add, list, remove, deliveries (client/notifications.ts; needs a database). */
+  readonly notifications: NotificationsApi;
+  /** Run-time settings (poll intervals, batch sizes, rate limits, flags): keys, list, get, set, unset (client/settings.ts; needs a database). */
+  readonly settings: SettingsApi;
   /** The configuration it was created with. */
   readonly config: DurasyncConfig;
   /** The underlying Temporal client, for what the namespaces do not cover. */
@@ -213,6 +228,9 @@ export async function createDurasyncClient(options: DurasyncClientOptions = {}):
     keywords,
     analytics,
     webhooks,
+    settings: settingsApi(db),
+    export: exportApi(client, config),
+    notifications: notificationsApi(db),
     config,
     temporal: client,
     async close() {
@@ -275,6 +293,7 @@ function workflowsApi(client: Client, config: DurasyncConfig): WorkflowsApi {
         const [summary, details] = await Promise.all([d.staticSummary(), d.staticDetails()]);
         if (text(summary)) description.staticSummary = text(summary);
         if (text(details)) description.staticDetails = text(details);
+        if (d.priority?.priorityKey) description.priorityKey = d.priority.priorityKey;
         return description;
       }),
 

@@ -18,6 +18,9 @@ import type { ScheduleInfo, SchedulesApi } from './schedules';
  * are recorded), leaves the link's cursors where they were and ends with `status: 'cancelled'`.
  * schedule() creates a Temporal Schedule of `scheduledSync`, which runs `sync:<linkId>` as a child
  * and skips a due run while one is in progress.
+ *
+ * Priority: start() runs with DURASYNC_PRIORITY_URGENT (1) unless told otherwise, scheduled runs'
+ * syncs with DURASYNC_PRIORITY_BULK (4), so on a busy sync queue a run someone asked for goes first.
  */
 
 /** gRPC status NOT_FOUND. */
@@ -40,6 +43,13 @@ export interface SyncStartOptions {
   attach?: boolean;
   /** Changes per side per run before the workflow continues as new. Default: the workflow's (2000). */
   maxFilesPerRun?: number;
+  /**
+   * Temporal task priority key, 1 (most urgent) to 5: on a busy sync queue the run's workflow and
+   * activity tasks overtake those with larger keys. Default: DURASYNC_PRIORITY_URGENT (1), since a
+   * run started through start() is one someone asked for; scheduled runs and sync_jobs use
+   * DURASYNC_PRIORITY_BULK (4).
+   */
+  priority?: number;
 }
 
 /** A sync run of a link, started or attached to. */
@@ -57,6 +67,14 @@ export interface SyncRunHandle {
   progress(): Promise<Progress>;
   /** Asks the run to stop at its next safe point (the `cancel` signal). */
   cancel(reason?: string): Promise<void>;
+}
+
+/** A priority key: a whole number from 1 to 5; anything else is a RangeError naming `name`. */
+export function checkPriorityKey(value: unknown, name = 'priority'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 5) {
+    throw new RangeError(`${name}: expected a whole number from 1 (most urgent) to 5, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /** Options of sync.schedule(): exactly one of `every` and `cron`. */
@@ -129,8 +147,9 @@ export function syncApi(client: Client, config: DurasyncConfig, schedules: Sched
   }
 
   const api: SyncApi = {
-    async start(linkId, { direction, attach = false, maxFilesPerRun } = {}) {
+    async start(linkId, { direction, attach = false, maxFilesPerRun, priority } = {}) {
       const workflowId = syncWorkflowId(linkId);
+      const priorityKey = priority === undefined ? config.priority.urgent : checkPriorityKey(priority);
       const input: SyncLinkInput = { linkId, ...(direction ? { direction } : {}), ...(maxFilesPerRun ? { maxFilesPerRun } : {}) };
       // A run that ends between the refused start and the describe: start again (a few times at most).
       for (let attempt = 0; ; attempt++) {
@@ -144,6 +163,7 @@ export function syncApi(client: Client, config: DurasyncConfig, schedules: Sched
               { key: DurasyncLinkId, value: linkId },
             ],
             staticSummary: `sync of link ${linkId}${direction ? ` (${direction.replace(/_/g, ' ')})` : ''}`,
+            priority: { priorityKey },
           });
           return handleOf(linkId, handle.firstExecutionRunId, false);
         } catch (err) {
@@ -195,7 +215,9 @@ export function syncApi(client: Client, config: DurasyncConfig, schedules: Sched
     running,
 
     async schedule(linkId, { scheduleId = `sync-${linkId}`, every, cron, direction, paused = false, note }) {
-      const input: ScheduledSyncInput = { linkId, ...(direction ? { direction } : {}) };
+      // The scheduled run's child (the sync itself) runs with the bulk priority: a run someone asked
+      // for (start(), urgent) overtakes a backlog of scheduled ones.
+      const input: ScheduledSyncInput = { linkId, ...(direction ? { direction } : {}), priorityKey: config.priority.bulk };
       return schedules.create({
         scheduleId,
         workflowType: 'scheduledSync',

@@ -133,6 +133,11 @@ export interface DurasyncConfig {
     /** DURASYNC_JOB_BATCH: most jobs claimed per poll (1-1000). Default: 10. */
     batchSize: number;
   };
+  /** Run-time settings (lib/settings.ts, `durasync settings`). */
+  settings: {
+    /** DURASYNC_SETTINGS_TTL: a process reads the settings table again after this long, so a value set is seen everywhere within it. Default: `10s`. */
+    ttlMs: number;
+  };
   /** Provider OAuth tokens at rest (lib/tokens). */
   tokens: {
     /** DURASYNC_TOKEN_KEY: `<keyId>:<base64 32 bytes>[,<oldKeyId>:<key>...]`, seals provider tokens in Postgres and Redis; the first seals, all open. Required by the sync activities. */
@@ -207,6 +212,15 @@ export interface DurasyncConfig {
       /** DURASYNC_WEBHOOK_STREAM_CLAIM_IDLE: entries pending this long with another consumer are reclaimed (XAUTOCLAIM). Default: `60s`. */
       claimIdleMs: number;
     };
+  };
+  /** Temporal task priority (1 = most urgent .. 5): urgent work overtakes bulk work on a busy queue. */
+  priority: {
+    /** DURASYNC_PRIORITY_URGENT: priority key of user-triggered syncs (`durasync sync`, sync.start()) and urgent webhooks. Default: 1. */
+    urgent: number;
+    /** DURASYNC_PRIORITY_BULK: priority key of scheduled syncs and sync_jobs rows. Default: 4. */
+    bulk: number;
+    /** DURASYNC_URGENT_WEBHOOK_EVENTS: webhook events started with the urgent priority, `event` (any source) or `source:event`. Default: `push,pull_request`. */
+    urgentWebhookEvents: string[];
   };
   /** Ports of what `npm run dev` starts itself. */
   dev: {
@@ -460,6 +474,17 @@ function webhooks(env: Env): DurasyncConfig['webhooks'] {
   };
 }
 
+/** Priority keys and urgent webhook events (DURASYNC_PRIORITY_*, DURASYNC_URGENT_WEBHOOK_EVENTS), on their own. */
+export function loadPriorityConfig(env: Env = process.env): DurasyncConfig['priority'] {
+  const urgent = int(env, 'DURASYNC_PRIORITY_URGENT', 1, 1, 5)!;
+  const bulk = int(env, 'DURASYNC_PRIORITY_BULK', 4, 1, 5)!;
+  if (bulk <= urgent) throw new ConfigError('DURASYNC_PRIORITY_BULK', `must be a larger number (less urgent) than DURASYNC_PRIORITY_URGENT (${urgent}), got ${bulk}`);
+  const events = (str(env, 'DURASYNC_URGENT_WEBHOOK_EVENTS') ?? 'push,pull_request').split(',').map((e) => e.trim()).filter(Boolean);
+  const bad = events.find((e) => !/^([a-z0-9][a-z0-9_-]{0,39}:)?[A-Za-z0-9._-]{1,100}$/.test(e));
+  if (bad !== undefined) throw new ConfigError('DURASYNC_URGENT_WEBHOOK_EVENTS', `expected comma-separated event or source:event names, got "${bad}"`);
+  return { urgent, bulk, urgentWebhookEvents: events };
+}
+
 export function loadConfig(env: Env = process.env): DurasyncConfig {
   const supabaseUrl = url(env, 'SUPABASE_URL', ['http', 'https']);
   const serviceKey = str(env, 'SUPABASE_SERVICE_ROLE_KEY');
@@ -516,6 +541,7 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
       leaseMs: positiveDuration(env, 'DURASYNC_JOB_LEASE', '60s'),
       batchSize: int(env, 'DURASYNC_JOB_BATCH', 10, 1, 1000)!,
     },
+    settings: { ttlMs: duration(env, 'DURASYNC_SETTINGS_TTL', '10s') },
     tokens: {
       keys: str(env, 'DURASYNC_TOKEN_KEY') === undefined ? undefined : parseEncryptionKeys(str(env, 'DURASYNC_TOKEN_KEY')!, 'DURASYNC_TOKEN_KEY'),
       refreshMarginMs: duration(env, 'DURASYNC_TOKEN_REFRESH_MARGIN', '60s'),
@@ -554,6 +580,7 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
       pageSize: int(env, 'DURASYNC_TAIL_PAGE', 1000, 1, 100_000)!,
     },
     webhooks: webhooks(env),
+    priority: loadPriorityConfig(env),
     dev: {
       temporal: oneOf(env, 'DURASYNC_DEV_TEMPORAL', ['embedded', 'external'] as const, 'embedded'),
       uiPort: port(env, 'DURASYNC_DEV_UI_PORT', 8233),

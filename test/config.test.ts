@@ -28,6 +28,12 @@ describe('configuration', () => {
     expect(config.dev).toEqual({ temporal: 'embedded', uiPort: 8233, embeddedPgPort: 54329 });
   });
 
+  it('reads the task priorities and the urgent webhook events', () => {
+    expect(loadConfig({}).priority).toEqual({ urgent: 1, bulk: 4, urgentWebhookEvents: ['push', 'pull_request'] });
+    const config = loadConfig({ DURASYNC_PRIORITY_URGENT: '2', DURASYNC_PRIORITY_BULK: '5', DURASYNC_URGENT_WEBHOOK_EVENTS: 'push, linear:Issue' });
+    expect(config.priority).toEqual({ urgent: 2, bulk: 5, urgentWebhookEvents: ['push', 'linear:Issue'] });
+  });
+
   it('sizes workers, rates, the supervisor and Worker Versioning from their variables', () => {
     const config = loadConfig({
       DURASYNC_QUEUES: 'sync,ingestion',
@@ -78,6 +84,9 @@ describe('configuration', () => {
     [{ DURASYNC_TOKEN_KEY: 'k1:c2hvcnQ=' }, 'DURASYNC_TOKEN_KEY', 'expected 32 bytes'],
     [{ DURASYNC_WORKER_MODE: 'threads' }, 'DURASYNC_WORKER_MODE', 'expected one of concurrent, isolated'],
     [{ DURASYNC_VERSIONING_BEHAVIOR: 'pinned' }, 'DURASYNC_VERSIONING_BEHAVIOR', 'expected one of PINNED, AUTO_UPGRADE'],
+    [{ DURASYNC_PRIORITY_URGENT: '0' }, 'DURASYNC_PRIORITY_URGENT', 'expected a whole number from 1 to 5'],
+    [{ DURASYNC_PRIORITY_BULK: '1' }, 'DURASYNC_PRIORITY_BULK', 'must be a larger number (less urgent) than DURASYNC_PRIORITY_URGENT (1)'],
+    [{ DURASYNC_URGENT_WEBHOOK_EVENTS: 'push,pull request' }, 'DURASYNC_URGENT_WEBHOOK_EVENTS', 'got "pull request"'],
   ])('refuses %j with one line naming %s', (env, variable, text) => {
     const err = configError(env);
     expect(err.variable).toBe(variable);

@@ -16,6 +16,8 @@ import type * as RecordsModule from '../activities/sync/records';
 import type * as BranchesModule from '../activities/branches';
 import type * as IngestionModule from '../activities/ingestion';
 import type * as SourcesModule from '../activities/ingest-source';
+import type * as ExportModule from '../activities/export';
+import type * as NotificationsModule from '../activities/notifications';
 import type { BranchConcurrency } from '../activities/branches';
 import type { ObjectStore } from '../lib/objects';
 
@@ -92,7 +94,8 @@ export function activitiesForApiQueue(queue: ApiQueueName, deps: ActivityDeps): 
  * probes each queue); each job family adds its own factory here.
  */
 export function activitiesForQueue(queue: QueueName, deps: ActivityDeps): object {
-  const ops = createOpsActivities(deps);
+  // deliverNotifications runs as a child on the queue of the job that saw the event: every family.
+  const ops = { ...createOpsActivities(deps), ...load<typeof NotificationsModule>('../activities/notifications').createNotificationActivities(deps) };
   switch (queue) {
     case 'sync': {
       const { createJobActivities } = load<typeof JobsModule>('../activities/jobs');
@@ -101,7 +104,8 @@ export function activitiesForQueue(queue: QueueName, deps: ActivityDeps): object
     }
     case 'ingestion': {
       const { createIngestionActivities } = load<typeof IngestionModule>('../activities/ingestion');
-      return { ...ops, ...createIngestionActivities({ store: deps.store, objects: deps.objects ?? null, logger: deps.logger }), ...sourceActivities(deps) };
+      const { createExportActivities } = load<typeof ExportModule>('../activities/export');
+      return { ...ops, ...createIngestionActivities({ store: deps.store, objects: deps.objects ?? null, logger: deps.logger }), ...sourceActivities(deps), ...createExportActivities({ store: deps.store, objects: deps.objects ?? null, logger: deps.logger }) };
     }
     case 'branch-delta': {
       if (!deps.objects) return { ...ops };

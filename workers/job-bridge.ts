@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { Store, SyncJob } from '../lib/db/store';
 import type { Logger } from '../lib/logger';
+import { loadPriorityConfig } from '../lib/config';
+import { settingsFor, type SettingsReader } from '../lib/settings';
 import type { IdleTotal } from '../lib/metrics';
 import type { SyncJobInput } from '../workflows/sync-job';
 import { DurasyncKind, DurasyncLinkId } from '../workflows/search-attributes';
@@ -13,18 +15,23 @@ const SYNC_JOB_KIND = 'job';
 export interface JobBridgeOptions {
   /** Starts the workflows. */
   client: Pick<Client, 'workflow'>;
-  store: Pick<Store, 'claimSyncJobs'>;
+  /** With listSettings, the bridge reads jobs.poll_interval and jobs.batch_size (queue:sync) from it unless `settings` is given. */
+  store: Pick<Store, 'claimSyncJobs'> & Partial<Pick<Store, 'listSettings'>>;
+  /** Run-time settings (lib/settings.ts), read each poll: jobs.poll_interval, jobs.batch_size at queue:sync. Default: the store's. */
+  settings?: SettingsReader;
   /** The sync queue's task queue (lib/queues.ts taskQueueName('sync', prefix)). */
   taskQueue: string;
   logger: Logger;
-  /** Pause after a poll that claimed less than a full batch (DURASYNC_JOB_POLL_INTERVAL). */
+  /** Pause after a poll that claimed less than a full batch (DURASYNC_JOB_POLL_INTERVAL); the setting jobs.poll_interval wins. */
   pollIntervalMs: number;
   /** Jobs claimed longer ago than this and not finished are claimed again (DURASYNC_JOB_LEASE). */
   leaseMs: number;
-  /** Most jobs claimed per poll (DURASYNC_JOB_BATCH). */
+  /** Most jobs claimed per poll (DURASYNC_JOB_BATCH); the setting jobs.batch_size wins. */
   batchSize: number;
   /** Recorded as the rows' claimed_by. Default: `<hostname>/<pid>/job-bridge-<random>`. */
   name?: string;
+  /** Temporal task priority key (1 most urgent .. 5) of the started workflows: jobs are bulk work. Default: DURASYNC_PRIORITY_BULK (4). */
+  priority?: number;
 }
 
 export interface JobBridgeCounts {
@@ -65,15 +72,20 @@ export interface PollResult {
 export class JobBridge {
   readonly name: string;
   private readonly options: JobBridgeOptions;
+  private readonly priorityKey: number;
   private readonly counts: JobBridgeCounts = { idlePolls: 0, claimed: 0, started: 0, alreadyStarted: 0, startFailures: 0, claimFailures: 0 };
   private loop: Promise<void> | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly settings: SettingsReader | undefined;
 
   constructor(options: JobBridgeOptions) {
     this.options = options;
+    this.priorityKey = options.priority ?? loadPriorityConfig(process.env).bulk;
     this.name = options.name ?? `${os.hostname()}/${process.pid}/job-bridge-${randomUUID().slice(0, 8)}`;
+    const { store } = options;
+    this.settings = options.settings ?? (store.listSettings ? settingsFor(store as Pick<Store, 'listSettings'>) : undefined);
   }
 
   /** Starts polling. Idempotent while running. */
@@ -113,7 +125,8 @@ export class JobBridge {
    */
   async pollOnce(): Promise<PollResult> {
     const result: PollResult = { claimed: [], started: [], alreadyStarted: [], failed: [] };
-    const { store, batchSize, leaseMs, logger } = this.options;
+    const { store, leaseMs, logger } = this.options;
+    const { batchSize } = await this.current();
     try {
       result.claimed = await store.claimSyncJobs({ worker: this.name, limit: batchSize, leaseSeconds: leaseMs / 1000 });
     } catch (err) {
@@ -151,6 +164,8 @@ export class JobBridge {
           ...(job.linkId ? [{ key: DurasyncLinkId, value: job.linkId }] : []),
         ],
         staticSummary: `${job.kind} job ${job.id}${job.linkId ? ` (link ${job.linkId})` : ''}`,
+        // Bulk work: a sync someone started by hand (DURASYNC_PRIORITY_URGENT) overtakes queued jobs.
+        priority: { priorityKey: this.priorityKey },
       });
       this.counts.started++;
       logger.debug({ jobId: job.id, kind: job.kind, attempts: job.attempts, workflowId }, 'sync job workflow started');
@@ -170,14 +185,25 @@ export class JobBridge {
     }
   }
 
+  /** The batch size and poll interval now: the settings at queue:sync (cached, never throwing), else the options. */
+  async current(): Promise<{ batchSize: number; pollIntervalMs: number }> {
+    const { batchSize, pollIntervalMs } = this.options;
+    if (!this.settings) return { batchSize, pollIntervalMs };
+    return {
+      batchSize: (await this.settings.get('jobs.batch_size', 'queue:sync', batchSize)) ?? batchSize,
+      pollIntervalMs: (await this.settings.get('jobs.poll_interval', 'queue:sync', pollIntervalMs)) ?? pollIntervalMs,
+    };
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping) {
       const { claimed } = await this.pollOnce();
       // A full batch: more may be waiting, poll again at once.
-      if (this.stopping || claimed.length >= this.options.batchSize) continue;
+      const { batchSize, pollIntervalMs } = await this.current();
+      if (this.stopping || claimed.length >= batchSize) continue;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        this.timer = setTimeout(resolve, this.options.pollIntervalMs);
+        this.timer = setTimeout(resolve, pollIntervalMs);
       });
       this.wake = undefined;
       this.timer = undefined;

@@ -53,6 +53,22 @@ const CLI_TYPE: Record<string, string> = {
   [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
 };
 
+/**
+ * `--dynamic-config-value` arguments that make task priority (urgent syncs and webhooks before bulk
+ * work, README "Priority") hold on the dev server. Priority is enforced by the new matcher (the
+ * default since server 1.30; stated for older CLIs) within one task queue partition; with the
+ * server's default of 4 partitions and few pollers, a poll reaches a random partition and bulk
+ * tasks of one partition overtake urgent ones of another. A dev server is one process, where
+ * partitions add nothing, so every queue gets one. A cluster sets the same keys in its dynamic
+ * config (deploy/temporal/dynamicconfig/development.yaml), or keeps partitions for throughput
+ * and accepts approximate ordering.
+ */
+export const PRIORITY_DYNAMIC_CONFIG: readonly string[] = [
+  'matching.useNewMatcher=true',
+  'matching.numTaskqueueReadPartitions=1',
+  'matching.numTaskqueueWritePartitions=1',
+];
+
 /** `--search-attribute Name=Type` arguments for every durasync search attribute. */
 export function searchAttributeArgs(): string[] {
   return DURASYNC_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${CLI_TYPE[key.type]}`]);
@@ -74,6 +90,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     '--sqlite-pragma', 'journal_mode=WAL',
     '--sqlite-pragma', 'synchronous=OFF',
     ...searchAttributeArgs(),
+    ...PRIORITY_DYNAMIC_CONFIG.flatMap((value) => ['--dynamic-config-value', value]),
     ...(uiPort === false ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
     ...(options.extraArgs ?? []),
   ];

@@ -21,3 +21,7 @@ export { dailyAnalytics, analyticsWorkflowId } from './ingestion/daily-analytics
 export type { DailyAnalyticsInput, DailyAnalyticsResult } from './ingestion/daily-analytics';
 export { ingestSource } from './ingestion/ingest-source';
 export type { IngestSourceInput, IngestSourceResult, IngestTotals } from './ingestion/types';
+export { deliverNotifications, notificationWorkflowId } from './notifications';
+export type { DeliverNotificationsInput, DeliverNotificationsResult } from './notifications';
+export { exportEvents, exportWorkflowId } from './ingestion/export-events';
+export type { ExportEventsInput, ExportEventsResult, ExportTarget, ExportFormat } from './ingestion/export-events';

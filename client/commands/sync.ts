@@ -32,6 +32,12 @@ export function parseDirection(value: string): SyncDirection {
 
 const spaced = (direction: string) => direction.replace(/[_-]/g, ' ');
 
+/** Commander parser of --priority: a whole number from 1 (most urgent) to 5. */
+export function parsePriority(value: string): number {
+  if (!/^[1-5]$/.test(value.trim())) throw new InvalidArgumentError('expected a whole number from 1 (most urgent) to 5.');
+  return Number(value.trim());
+}
+
 /**
  * The link, read from the store: a UsageError (exit 2) for an id that is not a UUID, exit 3 when
  * there is no such link, a UsageError when `direction` is one the link does not allow. Without a
@@ -116,6 +122,7 @@ async function resultOrExit(ctx: CommandContext, linkId: string, wait: () => Pro
 interface RunFlags {
   direction?: SyncDirection;
   wait?: boolean;
+  priority?: number;
 }
 
 async function runAction(ctx: CommandContext, linkId: string, opts: RunFlags): Promise<void> {
@@ -123,7 +130,11 @@ async function runAction(ctx: CommandContext, linkId: string, opts: RunFlags): P
   await withClient(ctx, async (client) => {
     let handle: SyncRunHandle;
     try {
-      handle = await client.sync.start(linkId, { ...(opts.direction ? { direction: opts.direction } : {}), attach: opts.wait === true });
+      handle = await client.sync.start(linkId, {
+        ...(opts.direction ? { direction: opts.direction } : {}),
+        ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+        attach: opts.wait === true,
+      });
     } catch (err) {
       if (!(err instanceof SyncAlreadyRunningError)) throw err;
       if (ctx.json) {
@@ -159,6 +170,7 @@ export function registerSyncCommands(program: Command): void {
     .argument('<linkId>')
     .addOption(directionOption())
     .option('--wait', 'wait for the result, showing progress on stderr (attaches to a run already in progress)')
+    .addOption(new Option('--priority <1-5>', 'Temporal task priority of the run, 1 most urgent (default: DURASYNC_PRIORITY_URGENT, 1)').argParser(parsePriority))
     .action(command('sync', async (ctx, linkId: string, opts: RunFlags) => runAction(ctx, linkId, opts)));
 
   sync
@@ -177,8 +189,10 @@ export function registerSyncCommands(program: Command): void {
             throw err;
           }
           const progress = await tryProgress(client, d.workflowId);
-          print(ctx, { linkId, workflowId: d.workflowId, runId: d.runId, type: d.type, status: d.status, startTime: d.startTime, closeTime: d.closeTime, progress }, () => [
-            `${d.workflowId}  ${d.status}  run ${d.runId}  started ${d.startTime.toISOString()}${d.closeTime ? `  closed ${d.closeTime.toISOString()}` : ''}`,
+          // Temporal's default when none was set at start (runs from before priorities existed).
+          const priority = d.priorityKey ?? 3;
+          print(ctx, { linkId, workflowId: d.workflowId, runId: d.runId, type: d.type, status: d.status, startTime: d.startTime, closeTime: d.closeTime, priority, progress }, () => [
+            `${d.workflowId}  ${d.status}  run ${d.runId}  priority ${priority}  started ${d.startTime.toISOString()}${d.closeTime ? `  closed ${d.closeTime.toISOString()}` : ''}`,
             ...(progress ? [`  ${formatProgress(progress)}`] : []),
           ]);
         });

@@ -1,7 +1,9 @@
 import { NotFoundError, UnexpectedResultError } from './errors';
 import { createdFlag, intColumn, onlyRow, toBranch, toBranchDelta, toBranchPendingSummary, toBranchSnapshot, toPendingBranchBatch, toDeadLetter, toFeatureFlag, toProviderToken, toStagedContent, toSyncConflict, toSyncFile, toSyncJob, toSyncLink } from './rows';
 import { reader, type Row } from './rows';
+import { toStoredSetting, type SetSettingInput, type StoredSetting } from './settings-rows';
 import { toIdentity, toIngestCursor, toSearchHit, toStoredEvent, toTrackedKeyword } from './ingestion-rows';
+import { toNotificationDelivery, toNotificationSubscription, toNotificationTarget, type CreateNotificationSubscriptionInput, type NotificationDelivery, type NotificationEvent, type NotificationSubscription, type NotificationTarget, type RecordNotificationAttemptInput } from './notification-rows';
 import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, IngestCursor, StoredEvent, TrackedKeyword, UpsertedEventRef, UpsertEventInput } from './ingestion-types';
 import type {
   AppendBranchChangesInput,
@@ -476,6 +478,37 @@ export abstract class SqlFunctionStore {
     return (await this.callRows(fn, { p_source: source })).map((row) => toIngestCursor(row, fn));
   }
 
+  async getSetting(scope: string, key: string): Promise<StoredSetting | null> {
+    const fn = 'get_setting';
+    const [row] = await this.callRows(fn, { p_scope: scope, p_key: key });
+    return row ? toStoredSetting(row, fn) : null;
+  }
+
+  async setSetting(input: SetSettingInput): Promise<StoredSetting> {
+    const fn = 'set_setting';
+    return toStoredSetting(onlyRow(await this.callRows(fn, { p_scope: input.scope, p_key: input.key, p_value: new JsonArg(input.value), p_updated_by: input.updatedBy }), fn), fn);
+  }
+
+  async unsetSetting(scope: string, key: string): Promise<StoredSetting | null> {
+    const fn = 'unset_setting';
+    const [row] = await this.callRows(fn, { p_scope: scope, p_key: key });
+    return row ? toStoredSetting(row, fn) : null;
+  }
+
+  async listSettings(scope?: string): Promise<StoredSetting[]> {
+    const fn = 'list_settings';
+    return (await this.callRows(fn, { p_scope: scope })).map((row) => toStoredSetting(row, fn));
+  }
+
+  async listEventsForExport(input: { from: Date; to: Date; after?: { occurredAt: string; id: string } | null; limit: number }): Promise<Array<{ event: StoredEvent; cursor: { occurredAt: string; id: string } }>> {
+    const fn = 'list_events_for_export';
+    const rows = await this.callRows(fn, { p_from: input.from, p_to: input.to, p_after_occurred_at: input.after?.occurredAt, p_after_id: input.after?.id, p_limit: input.limit });
+    return rows.map((row) => {
+      const event = toStoredEvent(row, fn);
+      return { event, cursor: { occurredAt: reader(row, fn).string('cursor_occurred_at'), id: event.id } };
+    });
+  }
+
   async getEvent(source: string, externalId: string): Promise<StoredEvent | null> {
     const fn = 'get_event';
     const [row] = await this.callRows(fn, { p_source: source, p_external_id: externalId });
@@ -534,5 +567,48 @@ export abstract class SqlFunctionStore {
       if (!Number.isFinite(value)) r.fail('value', row.value);
       return { day: r.string('day'), metric: r.string('metric'), dimension: r.string('dimension'), value };
     });
+  }
+
+  async createNotificationSubscription(input: CreateNotificationSubscriptionInput): Promise<NotificationSubscription> {
+    const fn = 'create_notification_subscription';
+    const rows = await this.callRows(fn, { p_url: input.url, p_events: new JsonArg(input.events), p_format: input.format, p_secret: input.secret });
+    return toNotificationSubscription(onlyRow(rows, fn), fn);
+  }
+
+  async listNotificationSubscriptions(event?: NotificationEvent): Promise<NotificationSubscription[]> {
+    const fn = 'list_notification_subscriptions';
+    return (await this.callRows(fn, { p_event: event })).map((row) => toNotificationSubscription(row, fn));
+  }
+
+  async getNotificationTarget(id: string): Promise<NotificationTarget | null> {
+    const fn = 'get_notification_target';
+    const [row] = await this.callRows(fn, { p_id: id });
+    return row ? toNotificationTarget(row, fn) : null;
+  }
+
+  async setNotificationSubscriptionEnabled(id: string, enabled: boolean): Promise<boolean> {
+    return (await this.callScalar('set_notification_subscription_enabled', { p_id: id, p_enabled: enabled })) === true;
+  }
+
+  async deleteNotificationSubscription(id: string): Promise<boolean> {
+    return (await this.callScalar('delete_notification_subscription', { p_id: id })) === true;
+  }
+
+  async recordNotificationAttempt(input: RecordNotificationAttemptInput): Promise<NotificationDelivery> {
+    const fn = 'record_notification_attempt';
+    const rows = await this.callRows(fn, {
+      p_subscription_id: input.subscriptionId,
+      p_event: input.event,
+      p_event_id: input.eventId,
+      p_status: input.status,
+      p_status_code: input.statusCode ?? null,
+      p_error: input.error ?? null,
+    });
+    return toNotificationDelivery(onlyRow(rows, fn), fn);
+  }
+
+  async listNotificationDeliveries(input: { subscriptionId?: string; limit?: number } = {}): Promise<NotificationDelivery[]> {
+    const fn = 'list_notification_deliveries';
+    return (await this.callRows(fn, { p_subscription_id: input.subscriptionId, p_limit: input.limit })).map((row) => toNotificationDelivery(row, fn));
   }
 }

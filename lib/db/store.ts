@@ -38,9 +38,20 @@ import type {
   SyncLink,
   SyncLinkStatus,
 } from './types';
+import type { SetSettingInput, StoredSetting } from './settings-rows';
+import type { CreateNotificationSubscriptionInput, NotificationDelivery, NotificationEvent, NotificationSubscription, NotificationTarget, RecordNotificationAttemptInput } from './notification-rows';
 import type { DailyMetric, DayRange, EventSearchHit, Identity, KeywordHit, LinkIdentityInput, ListDeadLettersInput, IngestCursor, StoredEvent, TrackedKeyword, UpsertedEventRef, UpsertEventInput } from './ingestion-types';
 
 export type * from './types';
+export type { SetSettingInput, StoredSetting } from './settings-rows';
+export type * from './notification-rows';
+export { NOTIFICATION_EVENTS } from './notification-rows';
+
+/** Where an export stopped: the last exported event's exact occurred_at (text, microseconds) and id. */
+export interface EventExportCursor {
+  occurredAt: string;
+  id: string;
+}
 export {
   BranchSeqGapError,
   ConflictError,
@@ -232,11 +243,30 @@ export interface Store {
   /** Every pulled feed's cursor, of one source or all (`list_ingest_cursors`). */
   listIngestCursors(source?: string): Promise<IngestCursor[]>;
 
+  /** A run-time setting at exactly this scope, or null (`get_setting`; lib/settings.ts resolves scope -> global -> default). */
+  getSetting(scope: string, key: string): Promise<StoredSetting | null>;
+
+  /** Sets a run-time setting at a scope, replacing its value (`set_setting`). Values are checked by lib/settings.ts, not here. */
+  setSetting(input: SetSettingInput): Promise<StoredSetting>;
+
+  /** Removes a setting from a scope; the removed one, or null when it was not set there (`unset_setting`). */
+  unsetSetting(scope: string, key: string): Promise<StoredSetting | null>;
+
+  /** Every stored setting, or those of one scope, by key then scope (`list_settings`). */
+  listSettings(scope?: string): Promise<StoredSetting[]>;
+
   /** The event, or null (`get_event`). */
   getEvent(source: string, externalId: string): Promise<StoredEvent | null>;
 
   /** How many events are stored, of one source or all (`count_events`). */
   countEvents(source?: string): Promise<number>;
+
+  /**
+   * The next `limit` (1..10000) events with from <= occurred_at < to, in (occurred_at, id) order,
+   * strictly after `after` when given (`list_events_for_export`). Each comes with its cursor: the
+   * exact occurred_at (microseconds, as text) and id to pass as the next call's `after`.
+   */
+  listEventsForExport(input: { from: Date; to: Date; after?: EventExportCursor | null; limit: number }): Promise<Array<{ event: StoredEvent; cursor: EventExportCursor }>>;
 
   /**
    * Events matching `query` in full text (websearch syntax) or as a substring of their title and
@@ -322,6 +352,27 @@ export interface Store {
 
   /** The sealed token of a provider and account, or null. */
   getProviderToken(provider: string, accountId: string): Promise<StoredProviderToken | null>;
+
+  /** Adds an outbound notification subscription; returned without its secret (`create_notification_subscription`). */
+  createNotificationSubscription(input: CreateNotificationSubscriptionInput): Promise<NotificationSubscription>;
+
+  /** Subscriptions, oldest first, never with secrets; with `event`, the enabled ones receiving it (`list_notification_subscriptions`). */
+  listNotificationSubscriptions(event?: NotificationEvent): Promise<NotificationSubscription[]>;
+
+  /** URL, format and secret of a subscription, or null: for the delivery activity only (`get_notification_target`). */
+  getNotificationTarget(id: string): Promise<NotificationTarget | null>;
+
+  /** Enables or disables a subscription; false for an unknown id (`set_notification_subscription_enabled`). */
+  setNotificationSubscriptionEnabled(id: string, enabled: boolean): Promise<boolean>;
+
+  /** Deletes a subscription and its delivery log; false for an unknown id (`delete_notification_subscription`). */
+  deleteNotificationSubscription(id: string): Promise<boolean>;
+
+  /** Counts one attempt of the delivery (subscription, event id) and records its outcome (`record_notification_attempt`). */
+  recordNotificationAttempt(input: RecordNotificationAttemptInput): Promise<NotificationDelivery>;
+
+  /** Deliveries, newest first (default limit 50), of one subscription or all (`list_notification_deliveries`). */
+  listNotificationDeliveries(input?: { subscriptionId?: string; limit?: number }): Promise<NotificationDelivery[]>;
 }
 
 export interface CreateStoreOptions {

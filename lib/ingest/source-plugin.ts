@@ -1,6 +1,7 @@
 import type { Logger } from '../logger';
 import type { GithubSettings } from '../providers/github';
 import type { ApiQueueName } from '../queues';
+import type { SettingsReader } from '../settings';
 
 /**
  * A source of pulled events for `ingestSource` (workflows/ingestion/ingest-source.ts): an id, a
@@ -73,6 +74,11 @@ export interface SourceContext {
   /** Records progress; a worker that stops heartbeating is replaced after the heartbeat timeout. */
   heartbeat(details?: unknown): void;
   now(): Date;
+  /**
+   * Run-time settings (lib/settings.ts), cached by the worker: a plugin reads its own at
+   * `source:<id>` (e.g. ingest.page_size, provider.rate_per_second). Absent: the defaults.
+   */
+  settings?: SettingsReader;
 }
 
 /** A config a plugin refuses: the message is one line naming the field. */

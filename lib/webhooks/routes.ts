@@ -1,10 +1,12 @@
 import type http from 'node:http';
 import type { Client } from '@temporalio/client';
 import type { DurasyncConfig, WebhookSourceConfig } from '../config';
+import { createStore, type Store } from '../db/store';
 import { HttpError, readRawBody, sendJson, type Routes } from '../http';
 import type { Logger } from '../logger';
 import { createObjectStore, type ObjectStore } from '../objects';
 import { taskQueueName } from '../queues';
+import { Settings, type SettingsReader } from '../settings';
 import { verifySignature } from './signature';
 import { DELIVERY_ID, PayloadTooLargeError, startWebhookWorkflow, type WebhookStarter } from './start';
 
@@ -21,6 +23,8 @@ export interface WebhookIngressOptions extends WebhookStarter {
   sources: WebhookSourceConfig[];
   /** Largest body (DURASYNC_WEBHOOK_MAX_BODY). Default: 25 MB. */
   maxBodyBytes?: number;
+  /** Run-time settings: `webhooks.enabled` false at `source:<name>` (or global) answers 503. Default: none (always on). */
+  settings?: SettingsReader;
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
@@ -41,6 +45,10 @@ function handler(options: WebhookIngressOptions, spec: SourceSpec) {
   const limit = options.maxBodyBytes ?? 25 * 1024 * 1024;
   return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const receivedAt = new Date();
+    if ((await options.settings?.get('webhooks.enabled', `source:${spec.name}`)) === false) {
+      req.resume();
+      throw new HttpError(503, `webhooks from ${spec.name} are disabled by the setting webhooks.enabled (durasync settings get webhooks.enabled --scope source:${spec.name})`);
+    }
     const body = await readRawBody(req, limit);
     if (!verifySignature(spec.secret, body, req.headers[spec.signatureHeader], { allowBareHex: spec.allowBareHex })) {
       throw new HttpError(401, `${spec.signatureHeader}: missing or not a valid sha256 signature of the body`);
@@ -110,10 +118,17 @@ export function webhookRoutes(options: WebhookIngressOptions): Routes {
   };
 }
 
-/** The webhook routes as `durasync serve` and `npm run dev` run them: the configured secrets, the ingestion task queue, the object store. */
+/**
+ * The webhook routes as `durasync serve` and `npm run dev` run them: the configured secrets, the
+ * ingestion task queue, the object store, and run-time settings when a database is configured.
+ */
 export function openWebhookIngress(options: { config: DurasyncConfig; client: Client; logger: Logger }): { options: WebhookIngressOptions; close(): Promise<void> } {
   const { config, client, logger } = options;
   const objects: ObjectStore = createObjectStore(config);
+  const { database } = config;
+  // Connects on the first read; an unreachable database leaves every source on (lib/settings.ts).
+  const store: Store | undefined = database.url || database.supabase ? createStore({ databaseUrl: database.url, supabase: database.supabase, logger, poolMax: 1 }) : undefined;
+  const settings = store ? new Settings({ store, ttlMs: config.settings.ttlMs, logger: logger.child({ component: 'settings' }) }) : undefined;
   return {
     options: {
       client,
@@ -123,7 +138,14 @@ export function openWebhookIngress(options: { config: DurasyncConfig; client: Cl
       githubSecret: config.webhooks.githubSecret,
       sources: config.webhooks.sources,
       maxBodyBytes: config.webhooks.maxBodyBytes,
+      ...(settings ? { settings } : {}),
     },
-    close: () => objects.close(),
+    close: async () => {
+      try {
+        await objects.close();
+      } finally {
+        await store?.close();
+      }
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { WebhookEventInput } from '../../workflows/ingestion/types';
 import type { ObjectStore } from '../objects';
+import { loadPriorityConfig } from '../config';
 
 /**
  * Starting `processWebhookEvent` (the ingestion family's workflow, implemented in workflows/ingestion)
@@ -35,6 +36,32 @@ export interface WebhookStarter {
   taskQueue: string;
   /** Where payloads over 256 KB go; without one, they are refused. */
   objects?: Pick<ObjectStore, 'put'>;
+  /** Which deliveries start with the urgent task priority. Default: DURASYNC_PRIORITY_URGENT and DURASYNC_URGENT_WEBHOOK_EVENTS from the environment. */
+  priority?: WebhookPriority;
+}
+
+/** The urgent priority key and the events it applies to: `event` (any source) or `source:event`. */
+export interface WebhookPriority {
+  urgent: number;
+  urgentEvents: readonly string[];
+}
+
+let fromEnv: WebhookPriority | undefined;
+function envPriority(): WebhookPriority {
+  if (!fromEnv) {
+    const { urgent, urgentWebhookEvents } = loadPriorityConfig(process.env);
+    fromEnv = { urgent, urgentEvents: urgentWebhookEvents };
+  }
+  return fromEnv;
+}
+
+/**
+ * The priority key a delivery starts with: the urgent one when its event is listed (as `event` or
+ * `source:event`), else undefined (Temporal's default, 3). Urgent deliveries overtake a backlog of
+ * other work on the ingestion queue; the workflow's activities inherit the priority.
+ */
+export function webhookPriorityKey(priority: WebhookPriority, source: string, event: string): number | undefined {
+  return priority.urgentEvents.includes(event) || priority.urgentEvents.includes(`${source}:${event}`) ? priority.urgent : undefined;
 }
 
 /** A delivery id or source name usable in a workflow id and an object key. */
@@ -78,6 +105,7 @@ export async function startWebhookWorkflow(starter: WebhookStarter, delivery: We
   } else {
     input.payload = delivery.payload;
   }
+  const priorityKey = webhookPriorityKey(starter.priority ?? envPriority(), delivery.source, delivery.event);
   try {
     const handle = await starter.client.workflow.start(WEBHOOK_WORKFLOW_TYPE, {
       taskQueue: starter.taskQueue,
@@ -86,6 +114,7 @@ export async function startWebhookWorkflow(starter: WebhookStarter, delivery: We
       staticSummary: `${delivery.source} ${delivery.event} delivery ${delivery.deliveryId}${input.payloadRef ? ' (payload in the object store)' : ''}`,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      ...(priorityKey !== undefined ? { priority: { priorityKey } } : {}),
     });
     return { workflowId, runId: handle.firstExecutionRunId, started: true };
   } catch (err) {

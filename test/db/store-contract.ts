@@ -614,6 +614,35 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       expect((await store.getEvent(source, '103'))?.processedAt).toBeNull();
     });
 
+    it('keeps notification subscriptions without returning secrets from lists, and counts delivery attempts once per event id', async () => {
+      const id = uid();
+      const secret = `secret-${id}-0123456789`;
+      const sub = await store.createNotificationSubscription({ url: `https://hooks.test/${id}`, events: ['sync.finished', 'dead_letter', 'dead_letter'], format: 'slack', secret });
+      expect(sub).toEqual({ id: expect.any(String) as unknown, url: `https://hooks.test/${id}`, events: ['dead_letter', 'sync.finished'], format: 'slack', enabled: true, createdAt: expect.any(Date) as unknown });
+      expect(JSON.stringify(await store.listNotificationSubscriptions())).not.toContain(secret);
+      expect((await store.listNotificationSubscriptions('dead_letter')).map((s) => s.id)).toContain(sub.id);
+      expect((await store.listNotificationSubscriptions('branch.delta_committed')).map((s) => s.id)).not.toContain(sub.id);
+      expect(await store.getNotificationTarget(sub.id)).toEqual({ id: sub.id, url: sub.url, format: 'slack', secret, enabled: true });
+      for (const bad of [{ events: ['nope' as never] }, { events: [] }, { url: 'ftp://x' }, { secret: 'short' }]) {
+        const failure = await store.createNotificationSubscription({ url: 'https://hooks.test/x', events: ['dead_letter'], secret, ...bad }).catch((err: unknown) => err);
+        expect(failure).toBeInstanceOf(InvalidArgumentError);
+        expect(JSON.stringify({ message: (failure as Error).message, ...(failure as object) })).not.toContain(secret);
+      }
+
+      const first = await store.recordNotificationAttempt({ subscriptionId: sub.id, event: 'dead_letter', eventId: `e-${id}`, status: 'pending', statusCode: 503, error: 'the receiver answered 503' });
+      expect(first).toMatchObject({ subscriptionId: sub.id, eventId: `e-${id}`, status: 'pending', attempts: 1, lastStatusCode: 503, deliveredAt: null });
+      const second = await store.recordNotificationAttempt({ subscriptionId: sub.id, event: 'dead_letter', eventId: `e-${id}`, status: 'delivered', statusCode: 200 });
+      expect(second).toMatchObject({ id: first.id, status: 'delivered', attempts: 2, lastStatusCode: 200, lastError: null, deliveredAt: expect.any(Date) as unknown });
+      expect(await store.listNotificationDeliveries({ subscriptionId: sub.id, limit: 10 })).toEqual([second]);
+
+      expect(await store.setNotificationSubscriptionEnabled(sub.id, false)).toBe(true);
+      expect((await store.listNotificationSubscriptions('dead_letter')).map((s) => s.id)).not.toContain(sub.id);
+      expect(await store.deleteNotificationSubscription(sub.id)).toBe(true);
+      expect(await store.deleteNotificationSubscription(sub.id)).toBe(false);
+      expect(await store.getNotificationTarget(sub.id)).toBeNull();
+      expect(await store.listNotificationDeliveries({ subscriptionId: sub.id })).toEqual([]);
+    });
+
     it('saves and lists the cursors of pulled feeds, counting runs', async () => {
       const source = `src-${uid()}`;
       expect(await store.getIngestCursor(source, 'repo:acme/app')).toBeNull();
@@ -625,6 +654,49 @@ export function describeStoreContract(name: string, kind: Store['kind'], target:
       await store.saveIngestCursor({ source, scope: 'org:acme', cursor: {}, created: 1 });
       expect((await store.listIngestCursors(source)).map((c) => [c.scope, c.runs])).toEqual([['org:acme', 1], ['repo:acme/app', 2]]);
       expect(await store.getIngestCursor(source, 'repo:acme/app')).toEqual(second);
+    });
+
+    it('lists the events of a range for export in (occurred_at, id) order, by keyset after a cursor', async () => {
+      // A range no other test writes events in.
+      const source = `src-${uid()}`;
+      const from = new Date('2031-07-01T00:00:00Z');
+      const to = new Date('2031-07-02T00:00:00Z');
+      const at = (ms: number) => new Date(from.getTime() + ms);
+      const refs = await store.upsertEvents([
+        { source, externalId: 'b', kind: 'k', occurredAt: at(5), title: 'tie', payload: { n: 1 } },
+        { source, externalId: 'a', kind: 'k', occurredAt: at(5), title: 'tie' },
+        { source, externalId: 'c', kind: 'k', occurredAt: at(1) },
+        { source, externalId: 'before', kind: 'k', occurredAt: at(-1) },
+        { source, externalId: 'at-to', kind: 'k', occurredAt: to },
+      ]);
+      const tie = [refs[0]!.eventId, refs[1]!.eventId].sort();
+      const first = await store.listEventsForExport({ from, to, limit: 2 });
+      expect(first.map((r) => r.event.id)).toEqual([refs[2]!.eventId, tie[0]]);
+      expect(first[0]!.cursor).toEqual({ occurredAt: '2031-07-01T00:00:00.001000Z', id: refs[2]!.eventId });
+      expect(first[0]!.event).toMatchObject({ source, externalId: 'c', kind: 'k' });
+      const rest = await store.listEventsForExport({ from, to, after: first[1]!.cursor, limit: 10 });
+      expect(rest.map((r) => r.event.id)).toEqual([tie[1]]);
+      expect(await store.listEventsForExport({ from, to, after: rest[0]!.cursor, limit: 10 })).toEqual([]);
+      const withPayload = [...first, ...rest].find((r) => r.event.externalId === 'b');
+      expect(withPayload?.event.payload).toEqual({ n: 1 });
+    });
+
+    it('sets, gets, lists and unsets run-time settings per scope', async () => {
+      const scope = `source:s-${uid()}`;
+      expect(await store.getSetting(scope, 'ingest.page_size')).toBeNull();
+      const first = await store.setSetting({ scope, key: 'ingest.page_size', value: 30, updatedBy: 'ops' });
+      expect(first).toMatchObject({ scope, key: 'ingest.page_size', value: 30, updatedBy: 'ops' });
+      expect(first.updatedAt).toBeInstanceOf(Date);
+      const second = await store.setSetting({ scope, key: 'ingest.page_size', value: 50 });
+      expect(second).toMatchObject({ value: 50, updatedBy: null });
+      await store.setSetting({ scope, key: 'webhooks.enabled', value: false });
+      expect(await store.getSetting(scope, 'ingest.page_size')).toEqual(second);
+      expect((await store.listSettings(scope)).map((s) => [s.key, s.value])).toEqual([['ingest.page_size', 50], ['webhooks.enabled', false]]);
+      expect((await store.listSettings()).some((s) => s.scope === scope)).toBe(true);
+      expect(await store.unsetSetting(scope, 'ingest.page_size')).toMatchObject({ value: 50 });
+      expect(await store.unsetSetting(scope, 'ingest.page_size')).toBeNull();
+      expect(await store.getSetting(scope, 'ingest.page_size')).toBeNull();
+      await expect(store.setSetting({ scope: 'nowhere', key: 'ingest.page_size', value: 1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     });
 
     it('aggregates events into daily metrics per day, source and type, idempotently, and lists them', async () => {

@@ -9,7 +9,9 @@ import {
   defineUpdate,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -18,6 +20,8 @@ import {
   WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
 import type { BranchActivities } from '../../activities/branches';
+import type { NotificationActivities } from '../../activities/notifications';
+import { notify } from '../notifications';
 import { progressQuery, type Progress } from '../progress';
 import { DurasyncBranchId, DurasyncKind, DurasyncStatus } from '../search-attributes';
 import type { BranchStats, ChangesSignal } from './types';
@@ -42,6 +46,17 @@ const maintenance = {
   deleteBranchObjects: proxyActivities<BranchActivities>({ ...MAINTENANCE_ACTIVITY, summary: "delete the branch's objects" }).deleteBranchObjects,
   deleteBranchRows: proxyActivities<BranchActivities>({ ...MAINTENANCE_ACTIVITY, summary: "delete the branch's rows" }).deleteBranchRows,
 };
+
+// Whether anyone subscribed to committed deltas: a local activity (one marker event, no task
+// dispatch), asked once per drain, so a branch nobody listens to starts no notification children.
+const { listSubscriptionsFor } = proxyLocalActivities<NotificationActivities>({
+  summary: 'find the subscriptions of branch.delta_committed',
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+});
+
+/** Since this patch each committed delta starts deliverNotifications (`branch.delta_committed`) when subscribed. */
+export const NOTIFY_DELTA_PATCH = 'notify-branch-delta';
 
 /** Deltas per execution before continuing as new (keeps history small). */
 const DEFAULT_DELTAS_PER_RUN = 200;
@@ -135,6 +150,7 @@ export async function branchDeltas(input: BranchDeltasInput): Promise<BranchStat
 
   async function drain(): Promise<number> {
     let made = 0;
+    let subscribed: boolean | undefined; // asked at the first commit of the drain
     for (;;) {
       const seq = stats.headSeq + 1;
       report({ stage: 'storing', done: stats.headSeq, message: `storing delta ${seq}` });
@@ -153,6 +169,12 @@ export async function branchDeltas(input: BranchDeltasInput): Promise<BranchStat
       stats.storedBytes += summary.byteSize;
       stats.pendingChanges = Math.max(0, stats.pendingChanges - summary.changeCount);
       made++;
+      if (patched(NOTIFY_DELTA_PATCH)) {
+        subscribed ??= await listSubscriptionsFor('branch.delta_committed').then((ids) => ids.length > 0, () => false);
+        if (subscribed) {
+          await notify('branch.delta_committed', `${branchId}:${summary.seq}`, { branchId, seq: summary.seq, changes: summary.changeCount, bytes: summary.byteSize });
+        }
+      }
       const every = input.compactEvery ?? 0;
       if (every > 0 && Math.floor(before / every) < Math.floor(stats.headSeq / every)) await startCompaction(every);
     }

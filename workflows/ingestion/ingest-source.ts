@@ -45,8 +45,12 @@ export async function ingestSource(input: IngestSourceInput): Promise<IngestSour
   ]);
 
   const since = input.since ?? null;
-  const maxPages = Math.max(1, input.maxPagesPerRun ?? DEFAULT_MAX_PAGES_PER_RUN);
-  const { scope, queue, cursor } = input.resume ?? (await prepareIngest({ source: input.source, config: input.config }));
+  const prepared = input.resume ?? (await prepareIngest({ source: input.source, config: input.config }));
+  const { scope, queue, cursor } = prepared;
+  // The input's, else the setting ingest.pages_per_run that prepareIngest read (histories from
+  // before it have no pagesPerRun); a continued run gets the first run's value in its input.
+  const pagesPerRun = 'pagesPerRun' in prepared && typeof prepared.pagesPerRun === 'number' ? prepared.pagesPerRun : undefined;
+  const maxPages = Math.max(1, input.maxPagesPerRun ?? pagesPerRun ?? DEFAULT_MAX_PAGES_PER_RUN);
   const totals: IngestTotals = input.resume?.totals ?? { pages: 0, fetched: 0, created: 0, duplicates: 0, enriched: 0 };
   const { pullSourcePage } = proxyActivities<SourceActivities>({
     taskQueue: sameDeploymentQueue(queue),
@@ -64,7 +68,7 @@ export async function ingestSource(input: IngestSourceInput): Promise<IngestSour
   let latestCursor: unknown = cursor;
   do {
     if (pagesThisRun >= maxPages && page !== null) {
-      return continueAsNew<typeof ingestSource>({ ...input, resume: { scope, queue, cursor, page, totals } });
+      return continueAsNew<typeof ingestSource>({ ...input, maxPagesPerRun: maxPages, resume: { scope, queue, cursor, page, totals } });
     }
     report({ stage: 'pulling', done: totals.pages, message: `page ${totals.pages + 1} of ${input.source} ${scope}: ${totals.created} new so far` });
     const result = await pullSourcePage({ source: input.source, config: input.config, cursor, page, since });

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { RetryState } from '@temporalio/common';
 import type { IngestionActivities } from '../../activities/ingestion';
+import { notify } from '../notifications';
 import { progressQuery, type Progress } from '../progress';
 import { DurasyncKind, DurasyncSource, DurasyncStatus } from '../search-attributes';
 import type { WebhookEventInput, WebhookEventResult, WebhookRetryOptions } from './types';
@@ -41,6 +42,9 @@ export const WEBHOOK_KIND = 'webhook';
  * Runs started before it replay the regular-activity path below.
  */
 export const LOCAL_ACTIVITIES_PATCH = 'webhook-local-activities';
+
+/** Since this patch a dead-lettered delivery starts deliverNotifications (`dead_letter`). */
+export const NOTIFY_DEAD_LETTER_PATCH = 'notify-dead-letter';
 
 function activities(retry: WebhookRetryOptions | undefined, local: boolean) {
   const policy = { ...DEFAULT_RETRY, ...retry };
@@ -115,9 +119,15 @@ export async function processWebhookEvent(input: WebhookEventInput): Promise<Web
     // itself, and one that could be retried reaches us only once the policy gave up.
     const exhausted = err instanceof ActivityFailure ? err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED : local && !(err instanceof ApplicationFailure && err.nonRetryable);
     report({ stage: 'dead-letter', message: `recording the failure (${type})` });
-    await CancellationScope.nonCancellable(() =>
-      recordDeadLetter({ input, workflowId, runId, errorType: type, errorMessage: message, attempts: exhausted ? run.policy.maximumAttempts : 1 }),
-    );
+    const attempts = exhausted ? run.policy.maximumAttempts : 1;
+    const { deadLetterId } = await CancellationScope.nonCancellable(() => recordDeadLetter({ input, workflowId, runId, errorType: type, errorMessage: message, attempts }));
+    // Since this patch the dead letter is announced to the `dead_letter` subscriptions (an abandoned
+    // child: this workflow does not wait for receivers). One per run: a dlq retry that fails again notifies again.
+    if (patched(NOTIFY_DEAD_LETTER_PATCH)) {
+      await CancellationScope.nonCancellable(() =>
+        notify('dead_letter', `${deadLetterId}:${runId}`, { deadLetterId, source: `webhook:${input.source}`, ref: input.deliveryId, event: input.event, errorType: type, attempts, workflowId }),
+      );
+    }
     upsertSearchAttributes([{ key: DurasyncStatus, value: 'dead_letter' }]);
     report({ stage: 'failed', message: `**dead-lettered**: ${type}: ${message}` });
     throw err;

@@ -9,7 +9,16 @@ export interface ScheduledSyncInput {
   linkId: string;
   /** Default: the link's own direction. */
   direction?: RunDirection;
+  /**
+   * Temporal task priority key (1 most urgent .. 5) of the sync child; its activities inherit it.
+   * sync.schedule() sets DURASYNC_PRIORITY_BULK. Default: SCHEDULED_SYNC_PRIORITY (schedules
+   * created before priorities existed).
+   */
+  priorityKey?: number;
 }
+
+/** The priority of a scheduled sync whose input names none: bulk (DURASYNC_PRIORITY_BULK's default). */
+export const SCHEDULED_SYNC_PRIORITY = 4;
 
 /** A scheduled run that found a run of its link in progress and did nothing. */
 export interface ScheduledSyncSkipped {
@@ -26,10 +35,11 @@ export type ScheduledSyncResult = SyncRunResult | ScheduledSyncSkipped;
  * and waits for it. When a run of the link is already in progress (started by hand, by a job or by
  * another schedule), the child start fails with WorkflowExecutionAlreadyStartedError and this run
  * returns `{ skipped: 'already running' }` instead of overlapping it. The `cancel` signal is
- * passed on to the child (it stops at its next safe point).
+ * passed on to the child (it stops at its next safe point). The child runs with the bulk task
+ * priority (`priorityKey`), so syncs started by hand overtake a backlog of scheduled ones.
  */
 export async function scheduledSync(input: ScheduledSyncInput): Promise<ScheduledSyncResult> {
-  const { linkId, direction } = input;
+  const { linkId, direction, priorityKey = SCHEDULED_SYNC_PRIORITY } = input;
   const workflowId = `sync:${linkId}`;
   let progress: Progress = { stage: 'starting', message: `starting ${workflowId}` };
   const report = (next: Progress) => {
@@ -60,6 +70,9 @@ export async function scheduledSync(input: ScheduledSyncInput): Promise<Schedule
       ],
       // Cancelling or closing this workflow asks the sync to stop rather than killing it mid-write.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      // Bulk work: a sync someone started by hand (urgent) overtakes it on a busy queue. Only the
+      // command's attributes change, not the command sequence, so older histories still replay.
+      priority: { priorityKey },
       staticSummary: `sync of link ${linkId} (scheduled by ${workflowInfo().workflowId})`,
     });
   } catch (err) {

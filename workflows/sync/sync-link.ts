@@ -7,6 +7,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -17,6 +18,7 @@ import type { DriveActivities } from '../../activities/sync/drive';
 import type { GithubActivities } from '../../activities/sync/github';
 import type { SyncRecordActivities } from '../../activities/sync/records';
 import type { SyncFileInput } from '../../lib/db/types';
+import { notify } from '../notifications';
 import { progressQuery, type Progress } from '../progress';
 import { DurasyncKind, DurasyncLinkId, DurasyncStatus, DurasyncUserId } from '../search-attributes';
 import { planRun } from './plan';
@@ -37,6 +39,9 @@ const records = proxyActivities<SyncRecordActivities>({
   startToCloseTimeout: '2m',
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 20 },
 });
+
+/** Since this patch a completed run starts deliverNotifications (`sync.finished`, `sync.conflicts`). */
+export const NOTIFY_SYNC_PATCH = 'notify-sync';
 
 /** Files per transfer activity (each heartbeats; a retry resumes within its batch). */
 const BATCH = 250;
@@ -254,6 +259,22 @@ export async function syncLink(input: SyncLinkInput): Promise<SyncRunResult> {
     if (driveListing?.truncated || githubListing?.truncated) {
       report({ stage: 'continuing', message: `${summary(totals)}; more changes remain, continuing as new` });
       await continueAsNew<typeof syncLink>({ ...input, carried: totals });
+    }
+    // Since this patch a completed sync is announced (`sync.finished`, and `sync.conflicts` when the
+    // run and the runs it continued recorded any), as abandoned children: the run does not wait.
+    if (patched(NOTIFY_SYNC_PATCH)) {
+      const data = {
+        linkId: input.linkId,
+        runId,
+        direction,
+        runs: totals.runs,
+        toGithub: totals.toGithub.written + totals.toGithub.deleted,
+        toDrive: totals.toDrive.written + totals.toDrive.trashed,
+        commits: totals.toGithub.commits,
+        conflicts: totals.conflicts.length,
+      };
+      await notify('sync.finished', runId, data);
+      if (totals.conflicts.length) await notify('sync.conflicts', runId, data);
     }
     return finish('synced');
   } catch (err) {

@@ -19,6 +19,8 @@ import { InvalidSourceConfigError, type PulledEvent, type SourceContext, type So
  * - Token: `user` (a durasync user id) uses that user's stored GitHub token; without it, GITHUB_TOKEN.
  * - Rate limits: 403/429 with x-ratelimit-remaining 0 or Retry-After fail as RateLimited with the
  *   reset as the next retry delay (lib/providers/failures.ts), and the queue itself is paced.
+ * - Run-time settings at `source:github` (lib/settings.ts): `ingest.page_size` (per_page, default
+ *   100) and `provider.rate_per_second` (page requests a second per worker process; unset: none).
  */
 
 export type GithubSourceConfig = { repo: string; user?: string } | { org: string; user?: string };
@@ -33,8 +35,31 @@ export interface GithubSourceCursor {
   pollIntervalSeconds: number | null;
 }
 
-/** Events per page: GitHub's maximum. */
+/** Events per page unless the setting ingest.page_size says: GitHub's maximum. */
 const PER_PAGE = 100;
+/** Where this plugin's settings are read. */
+const SETTINGS_SCOPE = 'source:github';
+
+/**
+ * Spaces page requests `1 / rate` seconds apart in this process (provider.rate_per_second): each
+ * request reserves the next free slot and waits for it, so concurrent pulls share the rate.
+ */
+export class RequestPacer {
+  private next = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** How long the caller must wait before its request (already reserved); 0 without a rate. */
+  reserve(ratePerSecond: number | null): number {
+    if (!ratePerSecond || ratePerSecond <= 0) return 0;
+    const now = this.now();
+    const slot = Math.max(now, this.next);
+    this.next = slot + 1000 / ratePerSecond;
+    return slot - now;
+  }
+}
+
+const pacer = new RequestPacer();
 /** A pull this much sooner than the poll interval still goes ahead (schedule jitter). */
 const POLL_TOLERANCE = 0.9;
 
@@ -97,6 +122,8 @@ interface PageToken {
   n: number;
   /** The cursor to save when this pull completes (from its first page). */
   next: GithubSourceCursor;
+  /** per_page of the pull's first page (tokens from before the setting have none: 100). */
+  perPage?: number;
 }
 
 function parseToken(page: string): PageToken {
@@ -111,13 +138,13 @@ function loadGithub(): typeof GithubProvider {
   return require('../../providers/github') as typeof GithubProvider;
 }
 
-async function listEvents(github: Octokit, config: GithubSourceConfig, page: number, etag: string | null) {
+async function listEvents(github: Octokit, config: GithubSourceConfig, page: number, etag: string | null, perPage: number) {
   const headers = etag ? { 'if-none-match': etag } : {};
   if ('repo' in config) {
     const [owner, repo] = config.repo.split('/') as [string, string];
-    return github.rest.activity.listRepoEvents({ owner, repo, per_page: PER_PAGE, page, headers });
+    return github.rest.activity.listRepoEvents({ owner, repo, per_page: perPage, page, headers });
   }
-  return github.rest.activity.listPublicOrgEvents({ org: config.org, per_page: PER_PAGE, page, headers });
+  return github.rest.activity.listPublicOrgEvents({ org: config.org, per_page: perPage, page, headers });
 }
 
 const statusOf = (err: unknown): number | undefined => (typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : undefined);
@@ -141,10 +168,17 @@ export const githubSource: SourcePlugin<GithubSourceConfig, GithubSourceCursor> 
     }
     const github = loadGithub().createGithubClient(await ctx.accessToken('github', config.user), ctx.providers.github);
     const n = token?.n ?? 1;
+    // A page size changed between pages of one pull would skip or repeat events: the token keeps the first page's.
+    const perPage = token ? (token.perPage ?? PER_PAGE) : ((await ctx.settings?.get('ingest.page_size', SETTINGS_SCOPE)) ?? PER_PAGE);
+    const wait = pacer.reserve(await ctx.settings?.get('provider.rate_per_second', SETTINGS_SCOPE) ?? null);
+    if (wait > 0) {
+      ctx.heartbeat({ page: n, waitingMs: wait });
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     let response;
     try {
       // Only the first page is conditional: its ETag stands for the whole feed's head.
-      response = await listEvents(github, config, n, token === null && since === null ? saved.etag : null);
+      response = await listEvents(github, config, n, token === null && since === null ? saved.etag : null, perPage);
     } catch (err) {
       const status = statusOf(err);
       if (status === 304) return { events: [], nextPage: null, cursor: { ...saved, polledAt: now.toISOString() }, notModified: true, ...(saved.pollIntervalSeconds ? { pollIntervalSeconds: saved.pollIntervalSeconds } : {}) };
@@ -168,7 +202,7 @@ export const githubSource: SourcePlugin<GithubSourceConfig, GithubSourceCursor> 
     ctx.heartbeat({ page: n, events: fresh.length });
     return {
       events: fresh.map(toPulledEvent),
-      nextPage: hasNext ? JSON.stringify({ n: n + 1, next } satisfies PageToken) : null,
+      nextPage: hasNext ? JSON.stringify({ n: n + 1, next, perPage } satisfies PageToken) : null,
       cursor: next,
       ...(pollIntervalSeconds ? { pollIntervalSeconds } : {}),
     };
