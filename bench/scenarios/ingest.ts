@@ -60,6 +60,9 @@ const STEP_ACCEPT_P99_MS = 1000;
 const SETTLE_MS = 60_000;
 /** Latency phase deliveries whose history is read for the breakdown. */
 const BREAKDOWN_SAMPLE = 200;
+/** Warm-up before the latency phase: 10 s at half its rate, not measured. */
+const WARMUP_RATE = 25;
+const WARMUP_DELIVERIES = 250;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wallNow = () => performance.timeOrigin + performance.now();
@@ -502,9 +505,11 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
     };
     let bodyBytes = 0;
 
-    // Warm-up (not measured): the first workflow tasks load the bundle, the pools connect.
+    // Warm-up (not measured): the first workflow tasks load the bundle, the pools connect, and
+    // 10 s at half the latency rate let V8 optimise the hot paths of all three processes.
     {
-      const warm = await paced(build(20), 20, send);
+      progress(`warm-up: ${WARMUP_DELIVERIES} deliveries at ${WARMUP_RATE}/s (not measured)`);
+      const warm = await paced(build(WARMUP_DELIVERIES), WARMUP_RATE, send);
       await drain(db_, warm.results.filter((r) => r.status === 202).map((r) => r.id), 30_000);
     }
 
@@ -634,7 +639,7 @@ export async function runIngest(options: ScenarioOptions, flags: Record<string, 
         `max_events_per_sec: highest step rate where every delivery got a 202, every 202 was stored within ${DRAIN_MS / 1000} s of the step's end, accept p99 stayed under ${STEP_ACCEPT_P99_MS} ms and the sender kept >= 95% of the pace; steps double from start_rate, then up to three bisection steps.`,
         'breakdown: a sample of the latency phase, from each workflow history (event times are the server clock, the same machine clock); the steps run as local activities, so the row is inserted inside the first workflow task: workflow_task_start_to_row and row_to_workflow_task_completed split it (the activity_* segments are empty then). cpu: CPU time (/proc/<pid>/stat) of this process (the sender: bench_*), the ingress, the worker and the dev server from the first latency delivery until the last was stored, per delivery and in cores (Postgres not counted); event_loop_delay: this process\'s main thread (the sender) over the same span.',
         'ingress_probe: during the latency phase, every 100 ms from this process on its own keep-alive socket, GET /health/live (answered at once: the ingress\'s event loop and HTTP) and GET /health/ready (plus a getSystemInfo gRPC round trip to the dev server on the ingress\'s connection), alternately: request to answer, ms. run_queue_wait_ms_per_s: while sending, how long the main thread (the event loop) of this process, the ingress and the worker was runnable but waiting for a CPU (/proc/<pid>/schedstat), ms per second: CPU contention on the machine, not work of its own. worker_slots: the worker\'s workflow task and local activity slots (temporal_worker_task_slots_used/_available on its ops /metrics), sampled every second from the first latency delivery until the last was stored.',
-        `lost: deliveries answered 202 with no events row once everything drained (up to ${SETTLE_MS / 1000} s), all phases; rejected: deliveries without a 202 (another status, or status 0: the connection failed), by status and message in rejections. The 20 warm-up deliveries are not counted.`,
+        `lost: deliveries answered 202 with no events row once everything drained (up to ${SETTLE_MS / 1000} s), all phases; rejected: deliveries without a 202 (another status, or status 0: the connection failed), by status and message in rejections. The warm-up deliveries (10 s at 25/s) are not counted.`,
       ],
     };
     const out = shownPath(await writeResult(options.resultsDir, 'ingest.json', report));
