@@ -1,27 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { createExportActivities, CSV_HEADER, EXPORT_COLUMNS, type ExportChunkInput, type ExportChunkResult } from '../activities/export';
 
 type Chunk = (input: ExportChunkInput) => Promise<ExportChunkResult>;
 import { createDurasyncClient } from '../client';
 import { loadConfig } from '../lib/config';
 import { createLogger } from '../lib/logger';
-import { createMetrics } from '../lib/metrics';
-import { LocalObjectStore } from '../lib/objects';
-import { createQueueWorker } from '../workers/process';
+import type { LocalObjectStore } from '../lib/objects';
 import type { ExportEventsInput, ExportEventsResult } from '../workflows';
 import type { Progress } from '../workflows/progress';
-import { openTestDeps, type TestDeps } from './helpers/deps';
+import type { TestDeps } from './helpers/deps';
+import { startIngestionHarness, type IngestionHarness } from './helpers/ingestion';
 import { runDurasyncSplit } from './helpers/process';
-import { connectTestEnv, testWorkflowBundle } from './helpers/temporal';
 
 jest.setTimeout(120_000);
 
@@ -70,10 +66,9 @@ interface Received {
 
 /** exportEvents on a real `ingestion` worker, database, object folder and Temporal server. */
 describe('exportEvents', () => {
+  let harness: IngestionHarness;
   let env: TestWorkflowEnvironment;
   let deps: TestDeps;
-  let worker: Worker;
-  let running: Promise<void>;
   let taskQueue: string;
   let cliEnv: Record<string, string>;
   let dir: string;
@@ -86,23 +81,10 @@ describe('exportEvents', () => {
   const IN_RANGE = 230;
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    deps = await openTestDeps();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'durasync-export-'));
-    objects = new LocalObjectStore(dir);
-    const prefix = `x${randomBytes(4).toString('hex')}-`;
-    cliEnv = { DATABASE_URL: deps.db.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_LOG_LEVEL: 'warn' };
-    const config = loadConfig({ ...process.env, ...cliEnv, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    worker = await createQueueWorker({
-      connection: env.nativeConnection,
-      config,
-      queue: 'ingestion',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store: deps.store, cache: deps.cache, logger: createLogger({ level: 'silent' }), objects },
-    });
-    taskQueue = worker.options.taskQueue;
-    running = worker.run();
+    harness = await startIngestionHarness({ objects: true });
+    ({ env, deps, taskQueue, cliEnv } = harness);
+    objects = harness.objects!;
+    dir = harness.objectsDir!;
 
     // IN_RANGE events in the range, every 4th sharing its time with the one before (the id breaks
     // the tie), titles that need CSV quoting; and events just outside it on both sides.
@@ -128,11 +110,7 @@ describe('exportEvents', () => {
   });
 
   afterAll(async () => {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await deps?.close();
-    await env?.teardown();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   const start = (input: ExportEventsInput, id = `export:${randomBytes(4).toString('hex')}`) =>

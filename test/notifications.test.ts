@@ -1,26 +1,19 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { notificationBody, signBody } from '../activities/notifications';
-import { loadConfig } from '../lib/config';
 import type { NotificationEvent, Store } from '../lib/db/store';
-import { createLogger } from '../lib/logger';
-import { createMetrics } from '../lib/metrics';
-import { LocalObjectStore } from '../lib/objects';
-import { createQueueWorker } from '../workers/process';
 import type { DeliverNotificationsResult, WebhookEventInput, WebhookEventResult } from '../workflows';
 import { startBranchHarness, change } from './helpers/branches';
-import { openTestDeps, type TestDeps } from './helpers/deps';
+import type { TestDeps } from './helpers/deps';
+import { startIngestionHarness, type IngestionHarness } from './helpers/ingestion';
 import { runDurasyncSplit } from './helpers/process';
 import { startSyncHarness } from './helpers/sync';
-import { connectTestEnv, testWorkflowBundle } from './helpers/temporal';
 
 jest.setTimeout(120_000);
 
@@ -93,33 +86,15 @@ describe('notification bodies', () => {
 
 /** Dead letters on a real `ingestion` worker: the child deliverNotifications runs on the same queue. */
 describe('dead-letter notifications', () => {
+  let harness: IngestionHarness;
   let env: TestWorkflowEnvironment;
   let deps: TestDeps;
-  let objects: LocalObjectStore;
-  let objectsDir: string;
-  let worker: Worker;
-  let running: Promise<void>;
   let taskQueue: string;
   let cliEnv: Record<string, string>;
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    deps = await openTestDeps();
-    objectsDir = await mkdtemp(path.join(os.tmpdir(), 'durasync-objects-'));
-    objects = new LocalObjectStore(objectsDir);
-    const prefix = `n${randomBytes(4).toString('hex')}-`;
-    cliEnv = { DATABASE_URL: deps.db.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_LOG_LEVEL: 'warn' };
-    const config = loadConfig({ ...process.env, ...cliEnv, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    worker = await createQueueWorker({
-      connection: env.nativeConnection,
-      config,
-      queue: 'ingestion',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store: deps.store, cache: deps.cache, logger: createLogger({ level: 'silent' }), objects },
-    });
-    taskQueue = worker.options.taskQueue;
-    running = worker.run();
+    harness = await startIngestionHarness({ objects: true });
+    ({ env, deps, taskQueue, cliEnv } = harness);
   });
 
   afterEach(async () => {
@@ -127,12 +102,7 @@ describe('dead-letter notifications', () => {
   });
 
   afterAll(async () => {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await objects?.close();
-    await deps?.close();
-    await env?.teardown();
-    if (objectsDir) await rm(objectsDir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   /** A push whose `ref` is not a string: InvalidEvent at once, then the dead letter. */

@@ -1,52 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
-import { loadConfig } from '../../lib/config';
-import { createLogger } from '../../lib/logger';
-import { createMetrics } from '../../lib/metrics';
-import { createQueueWorker } from '../../workers/process';
 import type { DailyAnalyticsInput, DailyAnalyticsResult } from '../../workflows';
 import { splitRange } from '../../workflows/ingestion/daily-analytics';
-import { openTestDeps, type TestDeps } from '../helpers/deps';
+import type { TestDeps } from '../helpers/deps';
+import { startIngestionHarness, type IngestionHarness } from '../helpers/ingestion';
 import { runDurasyncSplit } from '../helpers/process';
-import { connectTestEnv, testWorkflowBundle } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
 /** dailyAnalytics on a real `ingestion` worker, database and Temporal server. */
 describe('dailyAnalytics', () => {
+  let harness: IngestionHarness;
   let env: TestWorkflowEnvironment;
   let deps: TestDeps;
-  let worker: Worker;
-  let running: Promise<void>;
   let taskQueue: string;
   let cliEnv: Record<string, string>;
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    deps = await openTestDeps();
-    const prefix = `a${randomBytes(4).toString('hex')}-`;
-    cliEnv = { DATABASE_URL: deps.db.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_LOG_LEVEL: 'warn' };
-    const config = loadConfig({ ...process.env, ...cliEnv, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    worker = await createQueueWorker({
-      connection: env.nativeConnection,
-      config,
-      queue: 'ingestion',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store: deps.store, cache: deps.cache, logger: createLogger({ level: 'silent' }), objects: undefined },
-    });
-    taskQueue = worker.options.taskQueue;
-    running = worker.run();
+    harness = await startIngestionHarness();
+    ({ env, deps, taskQueue, cliEnv } = harness);
   });
 
   afterAll(async () => {
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await deps?.close();
-    await env?.teardown();
+    await harness?.close();
   });
 
   const run = (input: DailyAnalyticsInput, workflowId = `analytics:${'lastDays' in input ? `last${input.lastDays}` : `${input.from}:${input.to}`}:${randomBytes(3).toString('hex')}`) =>

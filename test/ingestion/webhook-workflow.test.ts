@@ -1,66 +1,39 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { createDurasyncClient, type DurasyncClient } from '../../client';
-import { loadConfig } from '../../lib/config';
-import { createLogger } from '../../lib/logger';
-import { createMetrics } from '../../lib/metrics';
-import { LocalObjectStore } from '../../lib/objects';
-import { createQueueWorker } from '../../workers/process';
+import type { LocalObjectStore } from '../../lib/objects';
 import type { WebhookEventInput, WebhookEventResult } from '../../workflows';
-import { openTestDeps, type TestDeps } from '../helpers/deps';
+import type { TestDeps } from '../helpers/deps';
+import { startIngestionHarness, type IngestionHarness } from '../helpers/ingestion';
 import { runDurasyncSplit } from '../helpers/process';
-import { connectTestEnv, testWorkflowBundle } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
 /** processWebhookEvent on a real `ingestion` worker, database, object store and Temporal server. */
 describe('processWebhookEvent', () => {
+  let harness: IngestionHarness;
   let env: TestWorkflowEnvironment;
   let deps: TestDeps;
   let objects: LocalObjectStore;
-  let objectsDir: string;
-  let worker: Worker;
-  let running: Promise<void>;
   let client: DurasyncClient;
   let taskQueue: string;
   let cliEnv: Record<string, string>;
 
   beforeAll(async () => {
-    env = await connectTestEnv();
-    deps = await openTestDeps();
-    objectsDir = await mkdtemp(path.join(os.tmpdir(), 'durasync-objects-'));
-    objects = new LocalObjectStore(objectsDir);
-    const prefix = `i${randomBytes(4).toString('hex')}-`;
-    cliEnv = { DATABASE_URL: deps.db.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_OBJECTS_DIR: objectsDir, DURASYNC_LOG_LEVEL: 'warn' };
-    const config = loadConfig({ ...process.env, ...cliEnv, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    worker = await createQueueWorker({
-      connection: env.nativeConnection,
-      config,
-      queue: 'ingestion',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store: deps.store, cache: deps.cache, logger: createLogger({ level: 'silent' }), objects },
-    });
-    taskQueue = worker.options.taskQueue;
-    running = worker.run();
-    client = await createDurasyncClient({ config, connection: env.connection });
+    harness = await startIngestionHarness({ objects: true });
+    ({ env, deps, taskQueue, cliEnv } = harness);
+    objects = harness.objects!;
+    client = await createDurasyncClient({ config: harness.config, connection: env.connection });
   });
 
   afterAll(async () => {
     await client?.close();
-    if (worker?.getState() === 'RUNNING') worker.shutdown();
-    await running;
-    await objects?.close();
-    await deps?.close();
-    await env?.teardown();
-    if (objectsDir) await rm(objectsDir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   const delivery = (event: string, payload: unknown, extra: Partial<WebhookEventInput> = {}): WebhookEventInput => ({
