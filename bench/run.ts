@@ -1,9 +1,17 @@
 /**
  * `npm run bench [-- <scenario>] [--json]`: measures durasync on this machine.
  *
+ * With no scenario: the report (bench/report.ts): `floor`, sync, ingest, deltas and workers, each
+ * `--runs N` times (3) in child processes, the median of every figure -> bench/results/latest.json,
+ * docs/BENCHMARKS.md and docs/benchmarks/*.png. `--quick`: tiny sizes (a few minutes, figures
+ * meaningless); `--docs-dir DIR` (or BENCH_DOCS_DIR) moves the docs; `--docs-only` regenerates the docs
+ * from the latest.json already there.
+ *
  * Scenarios (bench/scenarios/):
- * - `canary` (default): canary throughput and latency against one in-process worker
- *   -> bench/results/latest.json;
+ * - `floor`: durasync's canary vs bare Temporal workflows with no-op activities on one dev server:
+ *   `floor_ratio` -> bench/results/floor.json;
+ * - `canary`: canary throughput and latency against one in-process worker
+ *   -> bench/results/canary.json;
  * - `workers`: idle memory of `durasync worker` processes (1 queue, 3 queues, an isolated-mode
  *   child) and canary throughput with 1, 2 and 4 worker processes -> bench/results/workers.json;
  * - `sync`: syncLink runs against the Drive and GitHub emulators (initial and incremental, both
@@ -22,6 +30,7 @@
  */
 import path from 'node:path';
 import type { ScenarioOptions } from './lib';
+import type { BenchReport } from './report';
 
 interface Scenario {
   about: string;
@@ -31,8 +40,12 @@ interface Scenario {
 }
 
 const SCENARIOS: Record<string, Scenario> = {
+  floor: {
+    about: 'durasync canary vs bare Temporal workflows with no-op activities, same server: floor_ratio (bench/results/floor.json)',
+    run: async (options) => (await import('./scenarios/floor')).runFloor(options),
+  },
   canary: {
-    about: 'canary throughput and latency against one in-process worker (bench/results/latest.json)',
+    about: 'canary throughput and latency against one in-process worker (bench/results/canary.json)',
     run: async (options) => (await import('./scenarios/canary')).runCanary(options),
   },
   workers: {
@@ -56,7 +69,11 @@ const SCENARIOS: Record<string, Scenario> = {
   },
 };
 
-const USAGE = `usage: bench/run.ts [scenario] [--json] [scenario flags]\n${Object.entries(SCENARIOS)
+/** Flags of the report (no scenario named). */
+const REPORT_FLAGS = ['runs', 'docs-dir'] as const;
+
+const USAGE = `usage: bench/run.ts [--runs N] [--quick] [--docs-dir DIR] [--docs-only]   the report: every scenario N times (3), medians
+       bench/run.ts <scenario> [--json] [scenario flags]\n${Object.entries(SCENARIOS)
   .map(([name, { about }]) => `  ${name.padEnd(8)} ${about}`)
   .join('\n')}\n  --json   print the report as one JSON object on the last line of stdout\n  sync: --files N (1000), --changed N (100), --latency-ms N (30)\n  deltas: --changes N (200000), --batch N (1000), --producers N (4), --branches N (4), --rate N (1000), --latency-seconds N (20),\n          --docs N (50), --repeat N (20000), --bullmq-changes N (min(changes, 50000)), --bullmq-concurrency N (50)\n  ingest: --seconds N (20), --step-seconds N (5), --start-rate N (25), --max-rate N (3200)\n`;
 
@@ -66,7 +83,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   // The scenario is the first word that is neither a flag nor a flag's value.
-  const name = argv.find((a, i) => !a.startsWith('-') && !(i > 0 && /^--[\w-]+$/.test(argv[i - 1]!) && argv[i - 1] !== '--json')) ?? 'canary';
+  const name = argv.find((a, i) => !a.startsWith('-') && !(i > 0 && /^--[\w-]+$/.test(argv[i - 1]!) && !['--json', '--quick'].includes(argv[i - 1]!)));
+  const resultsDir = path.resolve(process.env.BENCH_RESULTS_DIR || path.join(__dirname, 'results'));
+  if (name === undefined) return runReportCommand(argv, resultsDir);
   const scenario = SCENARIOS[name];
   let json = false;
   let error: string | undefined;
@@ -89,13 +108,46 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bench: ${error}\n${USAGE}`);
     return 2;
   }
-  await scenario.run(
-    {
-      json,
-      resultsDir: path.resolve(process.env.BENCH_RESULTS_DIR || path.join(__dirname, 'results')),
-    },
-    values,
-  );
+  await scenario.run({ json, resultsDir }, values);
+  return 0;
+}
+
+async function runReportCommand(argv: string[], resultsDir: string): Promise<number> {
+  const values: Record<string, string> = {};
+  let quick = false;
+  let docsOnly = false;
+  let error: string | undefined;
+  for (let i = 0; i < argv.length && !error; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.replace(/^--/, '').split(/=(.*)/s) as [string, string | undefined];
+    if (arg === '--quick') quick = true;
+    else if (arg === '--docs-only') docsOnly = true;
+    else if (arg.startsWith('--') && (REPORT_FLAGS as readonly string[]).includes(flag)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value.startsWith('-')) error = `option --${flag} needs a value`;
+      else values[flag] = value;
+    } else error = arg === '--json' ? '--json needs a scenario (the report is bench/results/latest.json)' : `unknown option ${arg}`;
+  }
+  const runs = values.runs ?? '3';
+  if (!error && (!/^\d+$/.test(runs) || Number(runs) < 1)) error = `--runs: expected a whole number >= 1, got "${runs}"`;
+  if (error) {
+    process.stderr.write(`bench: ${error}\n${USAGE}`);
+    return 2;
+  }
+  const docsDir = path.resolve(values['docs-dir'] ?? (process.env.BENCH_DOCS_DIR || path.join(__dirname, '..', 'docs')));
+  if (docsOnly) {
+    // Regenerates BENCHMARKS.md and the charts from the report already in latest.json.
+    const { readFile } = await import('node:fs/promises');
+    const { writeDocs } = await import('./report-docs');
+    const file = path.join(resultsDir, 'latest.json');
+    const report = JSON.parse(await readFile(file, 'utf8')) as BenchReport;
+    if (!report.scenarios) throw new Error(`${file} is not a report of \`npm run bench\` (no scenarios)`);
+    process.stdout.write(`wrote ${(await writeDocs(report, docsDir)).join(', ')}\n`);
+    return 0;
+  }
+  const { runReport } = await import('./report');
+  const report = await runReport({ runs: Number(runs), quick, resultsDir, docsDir });
+  process.stdout.write(`floor_ratio ${report.floor_ratio}; wrote ${path.join(resultsDir, 'latest.json')} and ${path.join(docsDir, 'BENCHMARKS.md')}\n`);
   return 0;
 }
 

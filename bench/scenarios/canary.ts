@@ -1,9 +1,9 @@
 /**
- * Scenario `canary` (the default): N canary workflows (one workflow task + one activity that pings
+ * Scenario `canary`: N canary workflows (one workflow task + one activity that pings
  * the database and the cache), started C at a time against one worker built exactly as
  * `durasync worker` builds it (in this process), on a fresh Temporal dev server (in memory) and the
  * embedded Postgres (or DATABASE_URL). Reports throughput and start-to-close latency percentiles,
- * the median of R runs, to bench/results/latest.json.
+ * the median of R runs, to bench/results/canary.json (latest.json is the whole report: bench/report.ts).
  *
  * Knobs: BENCH_WORKFLOWS (default 500), BENCH_CONCURRENCY (50), BENCH_RUNS (3).
  */
@@ -91,7 +91,7 @@ export async function runCanary(options: ScenarioOptions): Promise<void> {
       },
       perRun: runs,
     };
-    const out = shownPath(await writeResult(options.resultsDir, 'latest.json', report));
+    const out = shownPath(await writeResult(options.resultsDir, 'canary.json', report));
     if (options.json) {
       progress(`wrote ${out}`);
       process.stdout.write(`${JSON.stringify(report)}\n`);

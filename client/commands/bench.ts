@@ -7,16 +7,16 @@ import type { Command } from 'commander';
 import { EXIT } from './context';
 
 /**
- * `durasync bench [scenario] [--json]`: runs bench/run.ts (scenarios `canary`, the default, and
- * `workers`) in a child process of this Node with tsx's loader (`--import tsx`: bench/run.ts imports
+ * `durasync bench [scenario] [--json]`: runs bench/run.ts (no scenario: the whole report, see
+ * bench/report.ts; or one of floor, canary, workers, sync, deltas, ingest) in a child process of this Node with tsx's loader (`--import tsx`: bench/run.ts imports
  * its scenarios with import(), which tsx's CommonJS hook alone does not resolve), streaming its
  * output, and exits with its exit code (2 for an unknown scenario).
  */
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('run a benchmark: canary (default) or workers; results in bench/results (needs a checkout: bench/ and tsx)')
-    .argument('[scenario]', 'canary or workers')
+    .description('run the benchmark report (no scenario: bench/results/latest.json, docs/BENCHMARKS.md) or one scenario; results in bench/results (needs a checkout: bench/ and tsx)')
+    .argument('[scenario]', 'floor, canary, workers, sync, deltas or ingest (default: the whole report)')
     .action(async (scenario: string | undefined, _opts: unknown, cmd: Command) => {
       const json = cmd.optsWithGlobals<{ json?: boolean }>().json === true;
       // client/commands in source, dist/client/commands when built
