@@ -255,7 +255,7 @@ function int(env: Env, name: string, fallback: number | undefined, min: number, 
   const raw = str(env, name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return Number(raw);
 }
@@ -268,7 +268,7 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   const raw = str(env, name);
   if (raw === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
   }
   return raw as T;
 }
@@ -304,11 +304,11 @@ function temporalSettings(env: Env): DurasyncConfig['temporal'] {
   }
   const address = loaded.connectionOptions.address ?? '127.0.0.1:7233';
   if (!isHostPort(address)) {
-    throw new ConfigError('TEMPORAL_ADDRESS', `expected host:port (e.g. 127.0.0.1:7233), got "${address}"`);
+    throw new ConfigError('TEMPORAL_ADDRESS', `expected host:port (e.g. 127.0.0.1:7233), got ${JSON.stringify(address)}`);
   }
   const prefix = str(env, 'DURASYNC_TASK_QUEUE_PREFIX') ?? '';
   if (!/^[A-Za-z0-9._:-]*$/.test(prefix)) {
-    throw new ConfigError('DURASYNC_TASK_QUEUE_PREFIX', `may hold letters, digits and . _ : - only, got "${prefix}"`);
+    throw new ConfigError('DURASYNC_TASK_QUEUE_PREFIX', `may hold letters, digits and . _ : - only, got ${JSON.stringify(prefix)}`);
   }
   return {
     address,
@@ -343,7 +343,7 @@ export function parseQueueRates(raw: string, source: string): Partial<Record<Que
   for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [queue, value, extra] = part.split('=');
     if (!queue || !(isQueueName(queue) || isApiQueueName(queue)) || value === undefined || extra !== undefined || !/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) {
-      throw new ConfigError(source, `expected queue=activities-per-second pairs such as sync=5 (queues: ${[...QUEUES, ...API_QUEUES].join(', ')}), got "${part}"`);
+      throw new ConfigError(source, `expected queue=activities-per-second pairs such as sync=5 (queues: ${[...QUEUES, ...API_QUEUES].join(', ')}), got ${JSON.stringify(part)}`);
     }
     rates[queue] = Number(value);
   }
@@ -352,7 +352,7 @@ export function parseQueueRates(raw: string, source: string): Partial<Record<Que
 
 /** A number in (0, 1]; a ConfigError names `source`. */
 export function parseFraction(raw: string, source: string): number {
-  if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(raw) || Number(raw) <= 0) throw new ConfigError(source, `expected a fraction above 0 and at most 1 (e.g. 0.8), got "${raw}"`);
+  if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(raw) || Number(raw) <= 0) throw new ConfigError(source, `expected a fraction above 0 and at most 1 (e.g. 0.8), got ${JSON.stringify(raw)}`);
   return Number(raw);
 }
 
@@ -374,7 +374,7 @@ export function parseQueueCounts(raw: string, source: string): Partial<Record<Qu
   for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [queue, value, extra] = part.split('=');
     if (!queue || !isQueueName(queue) || value === undefined || extra !== undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 20) {
-      throw new ConfigError(source, `expected queue=processes pairs with 1 to 20 processes, such as sync=2 (queues: ${QUEUES.join(', ')}), got "${part}"`);
+      throw new ConfigError(source, `expected queue=processes pairs with 1 to 20 processes, such as sync=2 (queues: ${QUEUES.join(', ')}), got ${JSON.stringify(part)}`);
     }
     counts[queue] = Number(value);
   }
@@ -390,7 +390,7 @@ export function parseBranchConcurrency(raw: string, source: string): DurasyncCon
   for (const part of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [kind, value, extra] = part.split('=');
     if (!kind || !(kind in out) || value === undefined || extra !== undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
-      throw new ConfigError(source, `expected kind=n pairs with n from 1 to 1000 (kinds: ${Object.keys(DEFAULT_BRANCH_CONCURRENCY).join(', ')}), got "${part}"`);
+      throw new ConfigError(source, `expected kind=n pairs with n from 1 to 1000 (kinds: ${Object.keys(DEFAULT_BRANCH_CONCURRENCY).join(', ')}), got ${JSON.stringify(part)}`);
     }
     out[kind as keyof typeof out] = Number(value);
   }
@@ -409,27 +409,27 @@ export function parseByteSize(raw: string): number | undefined {
 function byteSize(env: Env, name: string, fallback: string): number {
   const raw = str(env, name) ?? fallback;
   const bytes = parseByteSize(raw);
-  if (bytes === undefined) throw new ConfigError(name, `expected a size such as 8MB, 512KB or a number of bytes, got "${raw}"`);
+  if (bytes === undefined) throw new ConfigError(name, `expected a size such as 8MB, 512KB or a number of bytes, got ${JSON.stringify(raw)}`);
   return bytes;
 }
 
 function duration(env: Env, name: string, fallback: string): number {
   const raw = str(env, name) ?? fallback;
   const ms = parseDuration(raw);
-  if (ms === undefined) throw new ConfigError(name, `expected a duration such as 30s, 500ms or 2m, got "${raw}"`);
+  if (ms === undefined) throw new ConfigError(name, `expected a duration such as 30s, 500ms or 2m, got ${JSON.stringify(raw)}`);
   return ms;
 }
 
 function positiveDuration(env: Env, name: string, fallback: string): number {
   const ms = duration(env, name, fallback);
-  if (ms <= 0) throw new ConfigError(name, `expected a duration above zero, got "${str(env, name) ?? fallback}"`);
+  if (ms <= 0) throw new ConfigError(name, `expected a duration above zero, got ${JSON.stringify(str(env, name) ?? fallback)}`);
   return ms;
 }
 
 /** A Supabase Storage bucket name: letters, digits and `._-`, 1-100 characters. */
 function bucketName(env: Env, name: string, fallback: string): string {
   const raw = str(env, name) ?? fallback;
-  if (!/^[A-Za-z0-9._-]{1,100}$/.test(raw)) throw new ConfigError(name, `expected a bucket name (letters, digits, . _ -), got "${raw}"`);
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(raw)) throw new ConfigError(name, `expected a bucket name (letters, digits, . _ -), got ${JSON.stringify(raw)}`);
   return raw;
 }
 
@@ -445,7 +445,7 @@ export function parseWebhookSources(raw: string, env: Env, source: string): Webh
     const fields = part.split(':').map((f) => f.trim());
     const [name, secretVar, signatureHeader, deliveryHeader, eventHeader] = fields;
     if (fields.length !== 5 || !name || !secretVar || !signatureHeader || !deliveryHeader || !eventHeader) {
-      throw new ConfigError(source, `expected name:SECRET_VAR:signature-header:delivery-header:event-header entries, got "${part}"`);
+      throw new ConfigError(source, `expected name:SECRET_VAR:signature-header:delivery-header:event-header entries, got ${JSON.stringify(part)}`);
     }
     if (!/^[a-z0-9][a-z0-9_-]{0,39}$/.test(name)) throw new ConfigError(source, `source name "${name}": expected lower-case letters, digits, _ and - (at most 40)`);
     if (name === 'github') throw new ConfigError(source, 'source name "github" is built in (GITHUB_WEBHOOK_SECRET); choose another name');
@@ -465,7 +465,7 @@ function webhooks(env: Env): DurasyncConfig['webhooks'] {
   const bridge = oneOf(env, 'DURASYNC_WEBHOOK_STREAM_BRIDGE', ['on', 'off'] as const, 'off') === 'on';
   if (bridge && str(env, 'REDIS_URL') === undefined) throw new ConfigError('DURASYNC_WEBHOOK_STREAM_BRIDGE', 'on needs REDIS_URL (the Redis holding the stream)');
   const key = str(env, 'DURASYNC_WEBHOOK_STREAM') ?? 'webhook_events';
-  if (!/^[A-Za-z0-9._:-]{1,200}$/.test(key)) throw new ConfigError('DURASYNC_WEBHOOK_STREAM', `expected a stream key of letters, digits and . _ : -, got "${key}"`);
+  if (!/^[A-Za-z0-9._:-]{1,200}$/.test(key)) throw new ConfigError('DURASYNC_WEBHOOK_STREAM', `expected a stream key of letters, digits and . _ : -, got ${JSON.stringify(key)}`);
   return {
     githubSecret: str(env, 'GITHUB_WEBHOOK_SECRET'),
     maxBodyBytes: byteSize(env, 'DURASYNC_WEBHOOK_MAX_BODY', '25MB'),
@@ -481,7 +481,7 @@ export function loadPriorityConfig(env: Env = process.env): DurasyncConfig['prio
   if (bulk <= urgent) throw new ConfigError('DURASYNC_PRIORITY_BULK', `must be a larger number (less urgent) than DURASYNC_PRIORITY_URGENT (${urgent}), got ${bulk}`);
   const events = (str(env, 'DURASYNC_URGENT_WEBHOOK_EVENTS') ?? 'push,pull_request').split(',').map((e) => e.trim()).filter(Boolean);
   const bad = events.find((e) => !/^([a-z0-9][a-z0-9_-]{0,39}:)?[A-Za-z0-9._-]{1,100}$/.test(e));
-  if (bad !== undefined) throw new ConfigError('DURASYNC_URGENT_WEBHOOK_EVENTS', `expected comma-separated event or source:event names, got "${bad}"`);
+  if (bad !== undefined) throw new ConfigError('DURASYNC_URGENT_WEBHOOK_EVENTS', `expected comma-separated event or source:event names, got ${JSON.stringify(bad)}`);
   return { urgent, bulk, urgentWebhookEvents: events };
 }
 

@@ -162,7 +162,8 @@ export function command<A extends unknown[]>(
     const json = cmd?.optsWithGlobals<{ json?: boolean }>().json === true;
     const fail = (err: Error, code: number, line: string) => {
       if (json && !(err instanceof ExitError && err.reported)) process.stdout.write(`${JSON.stringify(errorDocument(err, code), null, 2)}\n`);
-      process.stderr.write(`durasync ${name}: ${line}\n`);
+      // One line whatever the message echoes (a flag value may hold newlines): they are printed escaped.
+      process.stderr.write(`durasync ${name}: ${line.replace(/\r\n|\r|\n/g, '\\n')}\n`);
       process.exit(code);
     };
     const fromFlags: Record<string, string> = {};

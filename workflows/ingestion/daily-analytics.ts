@@ -60,7 +60,8 @@ export function lastDaysRange(lastDays: unknown, at: Date): { from: string; to: 
 
 /** The input's days: its range, or `lastDays` before the scheduled (or start) time; a string says why not. */
 function rangeOf(input: DailyAnalyticsInput | undefined): { from: string; to: string } | string {
-  if (input && 'lastDays' in input) {
+  // `in` throws on a string: a garbage input must fail as InvalidRange, not fail the workflow task forever.
+  if (input && typeof input === 'object' && 'lastDays' in input) {
     const info = workflowInfo();
     const scheduled = info.typedSearchAttributes.get(ScheduledStartTime);
     return lastDaysRange(input.lastDays, scheduled ?? info.startTime);

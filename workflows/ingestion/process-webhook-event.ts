@@ -17,7 +17,7 @@ import type { IngestionActivities } from '../../activities/ingestion';
 import { notify } from '../notifications';
 import { progressQuery, type Progress } from '../progress';
 import { DurasyncKind, DurasyncSource, DurasyncStatus } from '../search-attributes';
-import type { WebhookEventInput, WebhookEventResult, WebhookRetryOptions } from './types';
+import { INGESTION_FAILURE_TYPES, type WebhookEventInput, type WebhookEventResult, type WebhookRetryOptions } from './types';
 
 // Database and network failures retry with backoff: 5 attempts, 1 s doubling up to 5 min, unless
 // the starter passes `retry`. A malformed payload fails at once (ApplicationFailure `InvalidEvent`,
@@ -70,6 +70,16 @@ function describe(err: unknown): { type: string; message: string } {
   return { type: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** What makes `input` unusable as a delivery (not an object, or no source, delivery id or event), or null. */
+function envelopeProblem(input: unknown): string | null {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return 'expected an object { source, deliveryId, event, ... }';
+  for (const field of ['source', 'deliveryId', 'event'] as const) {
+    const value = (input as Record<string, unknown>)[field];
+    if (typeof value !== 'string' || value === '') return `${field}: expected a non-empty string, got ${JSON.stringify(value) ?? 'undefined'}`.slice(0, 200);
+  }
+  return null;
+}
+
 /**
  * One webhook delivery (`webhook:<source>:<deliveryId>`): stores the event once, then records its
  * tracked keywords and resolves its actor, each an activity of its own. A delivery that cannot be
@@ -78,6 +88,11 @@ function describe(err: unknown): { type: string; message: string } {
  * `durasync dlq retry` re-runs it with the same workflow id.
  */
 export async function processWebhookEvent(input: WebhookEventInput): Promise<WebhookEventResult> {
+  // An input that is not a delivery at all (started by hand with garbage) fails at once: without a
+  // source and delivery id there is no dead letter to record, and reading it would fail the
+  // workflow task over and over (a stuck workflow) instead of the workflow.
+  const envelope = envelopeProblem(input);
+  if (envelope) throw ApplicationFailure.create({ type: INGESTION_FAILURE_TYPES.invalidEvent, nonRetryable: true, message: `not a webhook delivery: ${envelope}` });
   const { workflowId, runId } = workflowInfo();
   let progress: Progress = { stage: 'storing', message: `storing ${input.source} ${input.event} ${input.deliveryId}` };
   const report = (next: Progress) => {
