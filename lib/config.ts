@@ -329,7 +329,7 @@ export function parseQueueList(raw: string, source: string): QueueName[] {
   const names = raw.split(',').map((q) => q.trim()).filter(Boolean);
   const unknown = names.filter((q) => !isQueueName(q));
   if (names.length === 0 || unknown.length > 0) {
-    throw new ConfigError(source, `unknown queue "${unknown[0] ?? raw}": expected a comma-separated list of ${QUEUES.join(', ')}`);
+    throw new ConfigError(source, `unknown queue ${JSON.stringify(unknown[0] ?? raw)}: expected a comma-separated list of ${QUEUES.join(', ')}`);
   }
   return [...new Set(names)] as QueueName[];
 }
@@ -447,12 +447,12 @@ export function parseWebhookSources(raw: string, env: Env, source: string): Webh
     if (fields.length !== 5 || !name || !secretVar || !signatureHeader || !deliveryHeader || !eventHeader) {
       throw new ConfigError(source, `expected name:SECRET_VAR:signature-header:delivery-header:event-header entries, got ${JSON.stringify(part)}`);
     }
-    if (!/^[a-z0-9][a-z0-9_-]{0,39}$/.test(name)) throw new ConfigError(source, `source name "${name}": expected lower-case letters, digits, _ and - (at most 40)`);
+    if (!/^[a-z0-9][a-z0-9_-]{0,39}$/.test(name)) throw new ConfigError(source, `source name ${JSON.stringify(name)}: expected lower-case letters, digits, _ and - (at most 40)`);
     if (name === 'github') throw new ConfigError(source, 'source name "github" is built in (GITHUB_WEBHOOK_SECRET); choose another name');
     if (out.some((s) => s.name === name)) throw new ConfigError(source, `source "${name}" is listed twice`);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(secretVar)) throw new ConfigError(source, `source "${name}": "${secretVar}" is not an environment variable name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(secretVar)) throw new ConfigError(source, `source "${name}": ${JSON.stringify(secretVar)} is not an environment variable name`);
     for (const header of [signatureHeader, deliveryHeader, eventHeader]) {
-      if (!HEADER.test(header)) throw new ConfigError(source, `source "${name}": "${header}" is not a header name`);
+      if (!HEADER.test(header)) throw new ConfigError(source, `source "${name}": ${JSON.stringify(header)} is not a header name`);
     }
     const secret = str(env, secretVar);
     if (secret === undefined) throw new ConfigError(source, `source "${name}": its secret variable ${secretVar} is not set`);

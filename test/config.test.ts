@@ -87,12 +87,17 @@ describe('configuration', () => {
     [{ DURASYNC_PRIORITY_URGENT: '0' }, 'DURASYNC_PRIORITY_URGENT', 'expected a whole number from 1 to 5'],
     [{ DURASYNC_PRIORITY_BULK: '1' }, 'DURASYNC_PRIORITY_BULK', 'must be a larger number (less urgent) than DURASYNC_PRIORITY_URGENT (1)'],
     [{ DURASYNC_URGENT_WEBHOOK_EVENTS: 'push,pull request' }, 'DURASYNC_URGENT_WEBHOOK_EVENTS', 'got "pull request"'],
+    // Values holding line breaks and control characters stay on the one line, as JSON escapes.
+    [{ DURASYNC_QUEUES: 'sync,em\nails' }, 'DURASYNC_QUEUES', 'unknown queue "em\\nails"'],
+    [{ DURASYNC_WEBHOOK_SOURCES: 'a\u2028b:S:x-sig:x-del:x-ev', S: 'x' }, 'DURASYNC_WEBHOOK_SOURCES', 'source name "a\\u2028b"'],
+    [{ DURASYNC_WEBHOOK_SOURCES: 'ab:S\rT:x-sig:x-del:x-ev' }, 'DURASYNC_WEBHOOK_SOURCES', '"S\\rT" is not an environment variable name'],
+    [{ DURASYNC_WEBHOOK_SOURCES: 'ab:S:x\u001bsig:x-del:x-ev', S: 'x' }, 'DURASYNC_WEBHOOK_SOURCES', '"x\\u001bsig" is not a header name'],
   ])('refuses %j with one line naming %s', (env, variable, text) => {
     const err = configError(env);
     expect(err.variable).toBe(variable);
     expect(err.message.startsWith(`${variable}: `)).toBe(true);
     expect(err.message).toContain(text);
-    expect(err.message).not.toContain('\n');
+    expect(err.message).not.toMatch(/[\u0000-\u001f\u2028\u2029]/);
   });
 
   it('never echoes a bad URL back, since it may hold a password', () => {
