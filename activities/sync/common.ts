@@ -8,6 +8,7 @@ import { FAILURE_TYPES, providerFailure, type Provider } from '../../lib/provide
 import type { GithubSettings } from '../../lib/providers/github';
 import type { GoogleSettings } from '../../lib/providers/google';
 import { TokenMissingError, TokenRevokedError, type TokenService } from '../../lib/tokens/token-service';
+import { isUuid } from '../../lib/ids';
 
 /**
  * What the sync activities need, as narrow as they use it. The worker builds it once
@@ -37,6 +38,10 @@ export const SYNC_FAILURE_TYPES = {
 export const TOKEN_PROVIDER = { google: 'google', github: 'github' } as const;
 
 export async function loadLink(store: Store, linkId: string): Promise<SyncLink> {
+  // Link ids are UUIDs: anything else names no link, now or after a retry.
+  if (typeof linkId !== 'string' || !isUuid(linkId)) {
+    throw ApplicationFailure.create({ type: SYNC_FAILURE_TYPES.linkNotFound, nonRetryable: true, message: `sync link id ${(JSON.stringify(linkId) ?? 'undefined').slice(0, 100)} is not a UUID` });
+  }
   const link = await store.getSyncLink(linkId);
   if (!link) {
     throw ApplicationFailure.create({ type: SYNC_FAILURE_TYPES.linkNotFound, nonRetryable: true, message: `sync link ${linkId} does not exist` });

@@ -61,4 +61,19 @@ describe('a sync job end to end', () => {
     expect(done.lastError).toMatch(/syncs drive to github only/);
     expect(done.lastError).not.toContain('\n');
   });
+
+  it('fails at once, without retries, a job whose payload names a link id that is not a UUID or no link', async () => {
+    const notUuid = await h.deps.store.enqueueSyncJob({ dedupKey: `app-${randomUUID()}`, kind: 'sync', payload: { linkId: 'toLocale\n6' } });
+    const unknown = await h.deps.store.enqueueSyncJob({ dedupKey: `app-${randomUUID()}`, kind: 'sync', payload: { linkId: randomUUID() } });
+    await bridge.pollOnce();
+    const started = Date.now();
+    const [a, b] = [await finished(notUuid.job.id), await finished(unknown.job.id)];
+    // The records activity retries for minutes (20 attempts, up to 30 s apart): finishing within the
+    // poll loop's 30 s shows the refusal was not retried.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect([a.status, b.status]).toEqual(['failed', 'failed']);
+    expect(a.lastError).toContain('sync link id "toLocale\\n6" is not a UUID');
+    expect(b.lastError).toContain('does not exist');
+    for (const job of [a, b]) expect(job.lastError).not.toContain('\n');
+  });
 });
