@@ -8,6 +8,7 @@ import { analyticsWorkflowId, lastDaysRange, splitRange, type DailyAnalyticsInpu
 import { ingestWorkflowId, type IngestSourceInput, type IngestSourceResult } from '../workflows/ingestion/types';
 import { DurasyncKind, DurasyncSource } from '../workflows/search-attributes';
 import { toDurasyncError } from './errors';
+import { jobScheduleOptions } from './job-schedule';
 import type { ScheduleInfo, SchedulesApi } from './schedules';
 
 /**
@@ -134,24 +135,21 @@ export function ingestApis(client: Client, config: DurasyncConfig, schedules: Sc
     async run(source, raw, options) {
       return (await ingest.start(source, raw, options)).result();
     },
-    schedule(source, raw, { scheduleId, every, cron, paused = false, note }) {
+    schedule(source, raw, { scheduleId, ...timing }) {
       const { config: parsed, scope } = check(source, raw);
       const input: IngestSourceInput = { source, config: parsed };
-      return schedules.create({
-        scheduleId: scheduleId ?? `ingest-${source}-${scope}`.replace(/[:/]/g, '-'),
-        workflowType: 'ingestSource',
-        args: [input],
-        queue: 'ingestion',
-        ...(every !== undefined ? { every } : {}),
-        ...(cron !== undefined ? { cron } : {}),
-        overlap: 'SKIP',
-        paused,
-        ...(note ? { note } : {}),
-        typedSearchAttributes: [
-          { key: DurasyncKind, value: 'ingest' },
-          { key: DurasyncSource, value: source },
-        ],
-      });
+      return schedules.create(
+        jobScheduleOptions(
+          {
+            scheduleId: scheduleId ?? `ingest-${source}-${scope}`.replace(/[:/]/g, '-'),
+            workflowType: 'ingestSource',
+            args: [input],
+            queue: 'ingestion',
+            typedSearchAttributes: [{ key: DurasyncKind, value: 'ingest' }, { key: DurasyncSource, value: source }],
+          },
+          timing,
+        ),
+      );
     },
     cursors: (source) => db().listIngestCursors(source),
   };
@@ -186,22 +184,15 @@ export function ingestApis(client: Client, config: DurasyncConfig, schedules: Sc
         throw toDurasyncError(err, workflowId);
       }
     },
-    schedule({ scheduleId = 'daily-analytics', every, cron, lastDays = 1, paused = false, note } = {}) {
+    schedule({ scheduleId = 'daily-analytics', lastDays = 1, ...timing } = {}) {
       const valid = lastDaysRange(lastDays, new Date());
       if (typeof valid === 'string') throw new TypeError(valid);
-      return schedules.create({
-        scheduleId,
-        workflowType: 'dailyAnalytics',
-        args: [{ lastDays } satisfies DailyAnalyticsInput],
-        queue: 'ingestion',
-        ...(every === undefined && cron === undefined ? { cron: '10 0 * * *' } : {}),
-        ...(every !== undefined ? { every } : {}),
-        ...(cron !== undefined ? { cron } : {}),
-        overlap: 'SKIP',
-        paused,
-        ...(note ? { note } : {}),
-        typedSearchAttributes: [{ key: DurasyncKind, value: 'analytics' }],
-      });
+      return schedules.create(
+        jobScheduleOptions(
+          { scheduleId, workflowType: 'dailyAnalytics', args: [{ lastDays } satisfies DailyAnalyticsInput], queue: 'ingestion', typedSearchAttributes: [{ key: DurasyncKind, value: 'analytics' }] },
+          { ...timing, cron: timing.cron ?? (timing.every === undefined ? '10 0 * * *' : undefined) },
+        ),
+      );
     },
   };
 

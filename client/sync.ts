@@ -7,6 +7,7 @@ import type { SyncLinkInput, SyncRunResult } from '../workflows/sync/sync-link';
 import type { RunDirection } from '../workflows/sync/types';
 import { DurasyncKind, DurasyncLinkId } from '../workflows/search-attributes';
 import { SyncAlreadyRunningError, SyncNotRunningError, toDurasyncError, WorkflowNotFoundError } from './errors';
+import { jobScheduleOptions } from './job-schedule';
 import type { ScheduleInfo, SchedulesApi } from './schedules';
 
 /**
@@ -214,25 +215,25 @@ export function syncApi(client: Client, config: DurasyncConfig, schedules: Sched
 
     running,
 
-    async schedule(linkId, { scheduleId = `sync-${linkId}`, every, cron, direction, paused = false, note }) {
+    async schedule(linkId, { scheduleId = `sync-${linkId}`, direction, ...timing }) {
       // The scheduled run's child (the sync itself) runs with the bulk priority: a run someone asked
       // for (start(), urgent) overtakes a backlog of scheduled ones.
       const input: ScheduledSyncInput = { linkId, ...(direction ? { direction } : {}), priorityKey: config.priority.bulk };
-      return schedules.create({
-        scheduleId,
-        workflowType: 'scheduledSync',
-        args: [input],
-        queue: 'sync',
-        ...(every !== undefined ? { every } : {}),
-        ...(cron !== undefined ? { cron } : {}),
-        overlap: 'SKIP',
-        paused,
-        ...(note ? { note } : {}),
-        typedSearchAttributes: [
-          { key: DurasyncKind, value: 'sync' },
-          { key: DurasyncLinkId, value: linkId },
-        ],
-      });
+      return schedules.create(
+        jobScheduleOptions(
+          {
+            scheduleId,
+            workflowType: 'scheduledSync',
+            args: [input],
+            queue: 'sync',
+            typedSearchAttributes: [
+              { key: DurasyncKind, value: 'sync' },
+              { key: DurasyncLinkId, value: linkId },
+            ],
+          },
+          timing,
+        ),
+      );
     },
   };
   return api;

@@ -2,7 +2,7 @@ import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
 import type { DurasyncConfig } from '../lib/config';
 import { createObjectStore, type ObjectStore } from '../lib/objects';
 import { taskQueueName } from '../lib/queues';
-import { DELIVERY_ID, SOURCE_NAME, startWebhookWorkflow, webhookWorkflowId } from '../lib/webhooks/start';
+import { DELIVERY_ID, SOURCE_NAME, startWebhookWorkflow, webhookPriority, webhookWorkflowId } from '../lib/webhooks/start';
 import { toDurasyncError } from './errors';
 
 /**
@@ -24,6 +24,7 @@ export interface WebhooksApi {
 export function webhooksApi(client: Client, config: DurasyncConfig): WebhooksApi {
   let objects: ObjectStore | undefined;
   const taskQueue = taskQueueName('ingestion', config.temporal.taskQueuePrefix);
+  const priority = webhookPriority(config.priority);
   const check = (source: string, deliveryId: string) => {
     if (!SOURCE_NAME.test(source)) throw new TypeError(`source: expected lowercase letters, digits, _ and - (at most 40), got "${source}"`);
     if (!DELIVERY_ID.test(deliveryId)) throw new TypeError(`deliveryId: expected letters, digits and ._:- (at most 200), got "${deliveryId}"`);
@@ -34,7 +35,7 @@ export function webhooksApi(client: Client, config: DurasyncConfig): WebhooksApi
       const body = Buffer.from(JSON.stringify(input.payload) ?? 'null');
       try {
         return await startWebhookWorkflow(
-          { client, taskQueue, objects: (objects ??= createObjectStore(config)) },
+          { client, taskQueue, objects: (objects ??= createObjectStore(config)), priority },
           { source: input.source, deliveryId: input.deliveryId, event: input.event, body, payload: input.payload, receivedAt: input.receivedAt },
         );
       } catch (err) {

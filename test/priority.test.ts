@@ -113,8 +113,8 @@ describe('task priority', () => {
 
   it('starts deliveries of urgent webhook events ahead of a backlog of other deliveries', async () => {
     const taskQueue = taskQueueName('ingestion', config.temporal.taskQueuePrefix);
-    // No `priority` on the starter: the ingress, the Redis Streams bridge and the SDK take it from
-    // the environment (DURASYNC_URGENT_WEBHOOK_EVENTS, by default push and pull_request).
+    // No `priority` on the starter (the ingress, the Redis Streams bridge and the SDK pass their
+    // config's): it reads DURASYNC_URGENT_WEBHOOK_EVENTS (default push and pull_request) itself.
     const starter = { client: env.client, taskQueue };
     const deliver = async (event: string) => {
       const payload = { action: 'opened', number: 1 };

@@ -30,7 +30,7 @@ export interface JobBridgeOptions {
   batchSize: number;
   /** Recorded as the rows' claimed_by. Default: `<hostname>/<pid>/job-bridge-<random>`. */
   name?: string;
-  /** Temporal task priority key (1 most urgent .. 5) of the started workflows: jobs are bulk work. Default: DURASYNC_PRIORITY_BULK (4). */
+  /** Temporal task priority key (1 most urgent .. 5) of the started workflows: jobs are bulk work (the worker passes config.priority.bulk). Default: DURASYNC_PRIORITY_BULK (4) read from the environment. */
   priority?: number;
 }
 

@@ -196,6 +196,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
         pollIntervalMs: config.jobs.pollIntervalMs,
         leaseMs: config.jobs.leaseMs,
         batchSize: config.jobs.batchSize,
+        priority: config.priority.bulk,
       });
       bridge.start();
       const started = bridge;

@@ -5,6 +5,7 @@ import { SOURCE_IDS, sourcePlugin } from '../../lib/ingest/sources';
 import { normalizeKeyword, type IngestSourceResult } from '../ingest';
 import { command, print, UsageError, withClient, type CommandContext } from './context';
 import { withIngestionStore } from './events';
+import { printList } from './print-list';
 import { waitOrExit } from './wait';
 
 /**
@@ -112,7 +113,7 @@ export function registerIngestCommands(program: Command): void {
     .action(
       command('ingest cursors', async (ctx, opts: { source?: string }) => {
         const cursors = await withIngestionStore(ctx, (store) => store.listIngestCursors(opts.source));
-        print(ctx, { cursors }, () => (cursors.length ? cursors.map(cursorLine) : ['no pulls completed yet']));
+        printList(ctx, 'cursors', cursors, cursorLine, 'no pulls completed yet');
       }),
     );
 
@@ -124,7 +125,7 @@ export function registerIngestCommands(program: Command): void {
     .action(
       command('keywords list', async (ctx) => {
         const list = await withIngestionStore(ctx, (store) => store.listTrackedKeywords());
-        print(ctx, { keywords: list }, () => (list.length ? list.map(keywordLine) : ['no keywords tracked']));
+        printList(ctx, 'keywords', list, keywordLine, 'no keywords tracked');
       }),
     );
 

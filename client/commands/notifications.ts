@@ -3,6 +3,7 @@ import type { NotificationDelivery, NotificationSubscription } from '../../lib/d
 import { InvalidNotificationSubscriptionError, notificationsApi, type NotificationsApi } from '../notifications';
 import { command, EXIT, ExitError, print, UsageError, type CommandContext } from './context';
 import { withIngestionStore } from './events';
+import { printList } from './print-list';
 
 /**
  * `durasync notifications add|list|remove|deliveries`: outbound webhook subscriptions and their
@@ -61,7 +62,7 @@ export function registerNotificationCommands(program: Command): void {
     .action(
       command('notifications list', async (ctx) => {
         const subscriptions = await withNotifications(ctx, (api) => api.list());
-        print(ctx, { subscriptions }, () => (subscriptions.length ? subscriptions.map(subscriptionLine) : ['no subscriptions']));
+        printList(ctx, 'subscriptions', subscriptions, subscriptionLine, 'no subscriptions');
       }),
     );
 
@@ -86,7 +87,7 @@ export function registerNotificationCommands(program: Command): void {
     .action(
       command('notifications deliveries', async (ctx, opts: { subscription?: string; limit?: number }) => {
         const deliveries = await withNotifications(ctx, (api) => api.deliveries({ subscriptionId: opts.subscription, limit: opts.limit }));
-        print(ctx, { deliveries }, () => (deliveries.length ? deliveries.map(deliveryLine) : ['no deliveries']));
+        printList(ctx, 'deliveries', deliveries, deliveryLine, 'no deliveries');
       }),
     );
 }

@@ -4,6 +4,7 @@ import { createStore, type StoredSetting } from '../../lib/db/store';
 import { InvalidSettingError, SETTINGS, type ResolvedSetting } from '../../lib/settings';
 import { settingsApi, type SettingsApi } from '../settings';
 import { command, print, UsageError, type CommandContext } from './context';
+import { printList } from './print-list';
 
 /**
  * `durasync settings keys|list|get|set|unset`: run-time settings (lib/settings.ts) in the
@@ -60,7 +61,7 @@ export function registerSettingsCommands(program: Command): void {
     .action(
       command('settings list', async (ctx, opts: { scope?: string }) => {
         const list = await withSettings(ctx, (api) => api.list({ scope: opts.scope }));
-        print(ctx, { settings: list }, () => (list.length ? list.map(storedLine) : ['no settings stored: every key has its default (durasync settings keys)']));
+        printList(ctx, 'settings', list, storedLine, 'no settings stored: every key has its default (durasync settings keys)');
       }),
     );
 

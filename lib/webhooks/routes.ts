@@ -8,7 +8,7 @@ import { createObjectStore, type ObjectStore } from '../objects';
 import { taskQueueName } from '../queues';
 import { Settings, type SettingsReader } from '../settings';
 import { verifySignature } from './signature';
-import { DELIVERY_ID, PayloadTooLargeError, startWebhookWorkflow, type WebhookStarter } from './start';
+import { DELIVERY_ID, PayloadTooLargeError, startWebhookWorkflow, webhookPriority, type WebhookStarter } from './start';
 
 /**
  * The webhook routes of the ingress: `POST /webhooks/github` (X-Hub-Signature-256 with
@@ -120,7 +120,8 @@ export function webhookRoutes(options: WebhookIngressOptions): Routes {
 
 /**
  * The webhook routes as `durasync serve` and `npm run dev` run them: the configured secrets, the
- * ingestion task queue, the object store, and run-time settings when a database is configured.
+ * ingestion task queue and priorities, the object store, and run-time settings when a database is
+ * configured.
  */
 export function openWebhookIngress(options: { config: DurasyncConfig; client: Client; logger: Logger }): { options: WebhookIngressOptions; close(): Promise<void> } {
   const { config, client, logger } = options;
@@ -134,6 +135,7 @@ export function openWebhookIngress(options: { config: DurasyncConfig; client: Cl
       client,
       taskQueue: taskQueueName('ingestion', config.temporal.taskQueuePrefix),
       objects,
+      priority: webhookPriority(config.priority),
       logger: logger.child({ component: 'webhooks' }),
       githubSecret: config.webhooks.githubSecret,
       sources: config.webhooks.sources,

@@ -5,6 +5,7 @@ import type { DurasyncMetrics } from '../metrics';
 import type { ObjectStore } from '../objects';
 import { taskQueueName } from '../queues';
 import { RedisStreamBridge } from './redis-stream-bridge';
+import { webhookPriority } from './start';
 
 export { openWebhookIngress } from './routes';
 
@@ -22,6 +23,7 @@ export async function startConfiguredStreamBridge(options: {
     client: options.client,
     taskQueue: taskQueueName('ingestion', config.temporal.taskQueuePrefix),
     objects: options.objects,
+    priority: webhookPriority(config.priority),
     redisUrl: config.redis.url,
     logger: options.logger.child({ component: 'webhook-stream' }),
     stream: config.webhooks.stream.key,

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import type { WebhookEventInput } from '../../workflows/ingestion/types';
 import type { ObjectStore } from '../objects';
-import { loadPriorityConfig } from '../config';
+import { loadPriorityConfig, type DurasyncConfig } from '../config';
 
 /**
  * Starting `processWebhookEvent` (the ingestion family's workflow, implemented in workflows/ingestion)
@@ -36,7 +36,11 @@ export interface WebhookStarter {
   taskQueue: string;
   /** Where payloads over 256 KB go; without one, they are refused. */
   objects?: Pick<ObjectStore, 'put'>;
-  /** Which deliveries start with the urgent task priority. Default: DURASYNC_PRIORITY_URGENT and DURASYNC_URGENT_WEBHOOK_EVENTS from the environment. */
+  /**
+   * Which deliveries start with the urgent task priority: durasync's own starters pass the loaded
+   * config's (webhookPriority(config.priority)). Default: DURASYNC_PRIORITY_URGENT and
+   * DURASYNC_URGENT_WEBHOOK_EVENTS read from the environment.
+   */
   priority?: WebhookPriority;
 }
 
@@ -46,12 +50,14 @@ export interface WebhookPriority {
   urgentEvents: readonly string[];
 }
 
+/** The webhook part of the configured priorities. */
+export function webhookPriority(priority: DurasyncConfig['priority']): WebhookPriority {
+  return { urgent: priority.urgent, urgentEvents: priority.urgentWebhookEvents };
+}
+
 let fromEnv: WebhookPriority | undefined;
 function envPriority(): WebhookPriority {
-  if (!fromEnv) {
-    const { urgent, urgentWebhookEvents } = loadPriorityConfig(process.env);
-    fromEnv = { urgent, urgentEvents: urgentWebhookEvents };
-  }
+  fromEnv ??= webhookPriority(loadPriorityConfig(process.env));
   return fromEnv;
 }
 
