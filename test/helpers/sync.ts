@@ -50,6 +50,8 @@ export interface SyncHarness {
    * provider queues) in place of the in-process workers; add DURASYNC_OPS_PORT.
    */
   workerEnv(): Record<string, string>;
+  /** Another user with tokens of their own (each GitHub token has its own hourly rate limit); links take it as `userId`. */
+  createUser(): Promise<string>;
   /** Creates a repository (with files) and a Drive folder, and a link between them. */
   createLink(options?: { files?: Record<string, string | Buffer>; path?: string } & Partial<CreateSyncLinkInput>): Promise<{ link: SyncLink; folderId: string; repo: string }>;
   /** Runs a sync workflow (id `sync:<linkId>`) to completion. */
@@ -109,12 +111,17 @@ export async function startSyncHarness(options: SyncHarnessOptions = {}): Promis
     logger,
     onCacheUnavailable: (operation) => void (unavailable[operation] = (unavailable[operation] ?? 0) + 1),
   });
-  const userId = `user-${randomBytes(3).toString('hex')}`;
-  const { accessToken } = drive.seed.token({ refreshToken: `refresh-${userId}` });
-  await tokens.save('google', userId, { accessToken, refreshToken: `refresh-${userId}`, expiresAt: new Date(Date.now() + 3_600_000) });
-  const githubToken = `ghp_${randomBytes(12).toString('hex')}`;
-  github.seed.token(githubToken);
-  await tokens.save('github', userId, { accessToken: githubToken, expiresAt: null });
+  /** A user with a Google token pair and a GitHub token of their own, both known to the emulators. */
+  const createUser = async () => {
+    const id = `user-${randomBytes(3).toString('hex')}`;
+    const { accessToken: googleAccess } = drive.seed.token({ refreshToken: `refresh-${id}` });
+    await tokens.save('google', id, { accessToken: googleAccess, refreshToken: `refresh-${id}`, expiresAt: new Date(Date.now() + 3_600_000) });
+    const githubAccess = `ghp_${randomBytes(12).toString('hex')}`;
+    github.seed.token(githubAccess);
+    await tokens.save('github', id, { accessToken: githubAccess, expiresAt: null });
+    return { userId: id, googleAccessToken: googleAccess, githubToken: githubAccess };
+  };
+  const { userId, googleAccessToken: accessToken, githubToken } = await createUser();
 
   let workers: Array<{ worker: Worker; running: Promise<void> }> = [];
   const metrics = createMetrics();
@@ -151,6 +158,9 @@ export async function startSyncHarness(options: SyncHarnessOptions = {}): Promis
       GITHUB_API_URL: github.url,
       ...options.env,
     }),
+    async createUser() {
+      return (await createUser()).userId;
+    },
     async createLink(opts = {}) {
       const repo = opts.githubRepo ?? `acme/notes-${++repoCounter}-${randomBytes(2).toString('hex')}`;
       if (!opts.githubRepo) github.seed.repo(repo, { files: opts.files ?? {} });

@@ -156,6 +156,8 @@ export interface WebhookTarget {
   /** A custom source `name` with its secret and headers. */
   source: { name: string; secret: string; signatureHeader: string; deliveryHeader: string; eventHeader: string };
   maxBodyBytes: number;
+  /** Appended to the valid delivery ids this target is sent, unique per stack. */
+  deliveryTag: string;
 }
 
 interface HostileRequest {
@@ -177,7 +179,13 @@ function hostileWebhookRequest(target: WebhookTarget): fc.Arbitrary<HostileReque
     fc.constantFrom('', '{"a":', 'null', '[]', '"str"', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"x":1}}}').map((s) => Buffer.from(s)),
   );
   // Weighted so that about one request in ten gets past every check and starts a workflow.
-  const deliveryId = fc.oneof({ weight: 6, arbitrary: fc.uuid() }, { weight: 1, arbitrary: hostileString }, { weight: 1, arbitrary: fc.constantFrom('délivery-ü', '💥', 'a'.repeat(201), 'ok-id.1:2_3') });
+  // Valid ids carry the target's tag: suites share one Temporal server but not a database, and a
+  // pinned seed draws the same ids in each, so an untagged id would find another suite's workflow.
+  const deliveryId = fc.oneof(
+    { weight: 6, arbitrary: fc.uuid().map((id) => `${id}.${target.deliveryTag}`) },
+    { weight: 1, arbitrary: hostileString },
+    { weight: 1, arbitrary: fc.constantFrom('délivery-ü', '💥', 'a'.repeat(201), `ok-id.1:2_3.${target.deliveryTag}`) },
+  );
   const event = fc.oneof({ weight: 6, arbitrary: fc.constantFrom('push', 'issues', 'ping') }, { weight: 1, arbitrary: hostileString }, { weight: 1, arbitrary: fc.constant('e'.repeat(5000)) });
   const sigMode = fc.oneof({ weight: 7, arbitrary: fc.constant('valid') }, { weight: 3, arbitrary: fc.constantFrom('missing', 'garbage', 'wrong-alg', 'sha1', 'duplicated', 'other-secret', 'bare-hex') });
   const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/json; charset=latin1', '\u00e9/\u00e9');
@@ -586,7 +594,7 @@ export async function startFuzzStack(options: { maxBodyBytes?: number } = {}): P
     syncTaskQueue: syncWorker.options.taskQueue,
     logger,
     ingress,
-    target: { url: ingress.url, githubSecret, source, maxBodyBytes },
+    target: { url: ingress.url, githubSecret, source, maxBodyBytes, deliveryTag: randomUUID().slice(0, 8) },
     branchId,
     intake,
     logs,
@@ -631,7 +639,17 @@ export async function settleAccepted(client: Client, databaseUrl: string, workfl
       const handle = client.workflow.getHandle(workflowId);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), timeoutMs)));
-      const outcome = await Promise.race([handle.result().then(() => 'stored' as const, () => 'failed' as const), timeout]);
+      let failure: unknown;
+      const outcome = await Promise.race([
+        handle.result().then(
+          () => 'stored' as const,
+          (err: unknown) => {
+            failure = err;
+            return 'failed' as const;
+          },
+        ),
+        timeout,
+      ]);
       clearTimeout(timer);
       if (outcome === 'stuck') throw new Error(`${workflowId} still running after ${timeoutMs} ms`);
       if (outcome === 'stored') {
@@ -639,7 +657,12 @@ export async function settleAccepted(client: Client, databaseUrl: string, workfl
         continue;
       }
       const { rows } = await db.query<{ error_type: string; error_message: string }>('select error_type, error_message from dead_letters where workflow_id = $1', [workflowId]);
-      if (rows.length !== 1 || !rows[0]!.error_message) throw new Error(`${workflowId} failed without a dead letter with a reason`);
+      if (rows.length !== 1 || !rows[0]!.error_message) {
+        // Everything that tells why, for the report of a failing seed.
+        const cause = (failure as { cause?: { message?: string; type?: string } } | undefined)?.cause;
+        const byRef = await db.query('select source, ref, workflow_id, error_type, error_message from dead_letters where ref = $1', [workflowId.split(':').slice(2).join(':')]);
+        throw new Error(`${workflowId} failed without a dead letter with a reason: ${String((failure as Error)?.message)} (cause ${cause?.type ?? ''}: ${cause?.message ?? ''}); rows by workflow id ${JSON.stringify(rows)}, by ref ${JSON.stringify(byRef.rows)}`);
+      }
       counts.deadLettered++;
     }
   } finally {

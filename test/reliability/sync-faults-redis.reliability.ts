@@ -18,6 +18,13 @@ import { recordResult, reliabilityScale, sized, sleep } from './results';
 const REDIS_SERVER = '/usr/bin/redis-server';
 const LINKS = sized('RELIABILITY_SYNC_WORKFLOWS', { full: 1_000, ci: 50 });
 const FILES_PER_SIDE = 3;
+/**
+ * Links per user. A sync makes about ten GitHub calls, and each user's token has GitHub's 5,000
+ * requests an hour (the emulator enforces it): 1,000 links of one user would use it up, and the
+ * runs would then wait for the reset, an hour away (RateLimited with nextRetryDelay). Spread over
+ * users, as a thousand links are in production.
+ */
+const LINKS_PER_USER = 50;
 /** Storms, one a second: long enough to hit every phase of the runs, bounded so retries can finish. */
 const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15 });
 
@@ -48,9 +55,11 @@ const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15
   it(`finishes ${LINKS} concurrent sync workflows with each file once on the other side`, async () => {
     const started = Date.now();
     const links: Array<{ linkId: string; folderId: string; repo: string; expected: Record<string, string> }> = [];
+    const users: string[] = [];
     for (let l = 0; l < LINKS; l++) {
+      if (l % LINKS_PER_USER === 0) users.push(await h.createUser());
       const githubFiles = Object.fromEntries(Array.from({ length: FILES_PER_SIDE }, (_, i) => [`g${i}.md`, `github ${l}/${i}\n`]));
-      const { link, folderId, repo } = await h.createLink({ files: githubFiles });
+      const { link, folderId, repo } = await h.createLink({ files: githubFiles, userId: users.at(-1)! });
       const expected: Record<string, string> = { ...githubFiles };
       for (let i = 0; i < FILES_PER_SIDE; i++) {
         h.drive.seed.file({ name: `d${i}.md`, parentId: folderId, content: `drive ${l}/${i}\n` });
@@ -141,7 +150,7 @@ const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15
       date: new Date().toISOString(),
       durationMs: Date.now() - started,
       injected: [
-        `${LINKS} syncLink workflows started at once, each link with ${FILES_PER_SIDE} files in GitHub and ${FILES_PER_SIDE} in Drive (emulators)`,
+        `${LINKS} syncLink workflows started at once, each link with ${FILES_PER_SIDE} files in GitHub and ${FILES_PER_SIDE} in Drive (emulators), ${users.length} users with ${LINKS_PER_USER} links each (each user's GitHub token has 5,000 requests an hour)`,
         `fault storms re-armed every second on both emulators for the first ${injected.storms} s of the runs: 429 bursts (Drive rateLimitExceeded, GitHub secondary limit), 503s, dropped connections`,
         `the token cache's Redis (a private redis-server) SIGKILLed after ${finishedBeforeRedisStop} runs had finished, not started again`,
       ],
@@ -152,6 +161,7 @@ const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15
       ],
       counts: {
         workflows: LINKS,
+        users: users.length,
         synced: runs.length - failed.length,
         failed_or_not_synced: failed.length,
         files_per_link: FILES_PER_SIDE * 2,
@@ -171,7 +181,7 @@ const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15
       },
     });
 
-    expect(failed.map((r) => (r instanceof Error ? r.message : `${r.linkId}: ${r.status} ${r.reason ?? ''}`))).toEqual([]);
+    expect(failed.map((r) => (r instanceof Error ? failureChain(r) : `${r.linkId}: ${r.status} ${r.reason ?? ''}`))).toEqual([]);
     expect(wrongGithub).toBe(0);
     expect(wrongDrive).toBe(0);
     expect(duplicates).toBe(0);
@@ -182,4 +192,14 @@ const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15
 
 function sortKeys(record: Record<string, string>): Array<[string, string]> {
   return Object.entries(record).sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** A failed run's messages from the workflow failure down to the root cause (the type where there is one). */
+function failureChain(err: Error): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    const type = (e as { type?: unknown }).type;
+    parts.push(typeof type === 'string' ? `${type}: ${e.message}` : e.message);
+  }
+  return parts.join(' <- ');
 }
