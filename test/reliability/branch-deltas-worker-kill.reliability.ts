@@ -1,9 +1,8 @@
-import { Client as PgClient } from 'pg';
 import { freePort } from '../../lib/net';
-import type { Change } from '../../workflows/branches/types';
 import { startBranchHarness, type BranchHarness } from '../helpers/branches';
 import { spawnDurasync, waitForHttp, type Spawned } from '../helpers/process';
-import { recordResult, reliabilityScale, sized, sleep } from './results';
+import { countBranchDeltas, produceBranchChanges, storedBranchBatches } from './branch-load';
+import { recordScenario, sized, sleep } from './results';
 
 /**
  * Scenario `branch-deltas-worker-kill`: branch changes accepted through ChangeIntake (durable in
@@ -55,8 +54,6 @@ describe('reliability: branch changes while the branch-delta worker process is S
     const acceptedBatches = new Map<string, { branchId: string; changes: number }>();
     const acceptedByBranch = new Map<string, number>(branchIds.map((id) => [id, 0]));
     let acceptedChanges = 0;
-    const batches = Math.ceil(CHANGES / BATCH);
-    let nextBatch = 0;
     const now = Date.UTC(2026, 0, 1);
 
     const kills: Array<{ atAccepted: number; restartMs: number }> = [];
@@ -74,61 +71,34 @@ describe('reliability: branch changes while the branch-delta worker process is S
     })();
     killer.catch(() => undefined);
 
-    await Promise.all(
-      Array.from({ length: PRODUCERS }, async () => {
-        for (let b = nextBatch++; b < batches; b = nextBatch++) {
-          const branchId = branchIds[b % BRANCHES]!;
-          const size = Math.min(BATCH, CHANGES - b * BATCH);
-          const changes: Change[] = Array.from({ length: size }, (_, k) => {
-            const i = b * BATCH + k;
-            const ts = new Date(now + i).toISOString();
-            return { collection: 'notes', documentId: `note-${i % 2_000}`, op: 'insert', after: { title: `Note ${i % 2_000}`, body: `change ${i}`, v: i }, ts };
-          });
-          const result = await h.intake.accept(branchId, changes);
-          acceptedBatches.set(result.batchId, { branchId, changes: result.accepted });
-          acceptedByBranch.set(branchId, acceptedByBranch.get(branchId)! + result.accepted);
-          acceptedChanges += result.accepted;
-          // Pacing: the producers must not finish before the second kill.
-          await sleep(Math.max(1, Math.floor(15_000 / batches)) * PRODUCERS);
-        }
-      }),
-    );
+    await produceBranchChanges({
+      total: CHANGES,
+      batch: BATCH,
+      producers: PRODUCERS,
+      branchIds,
+      change: (i) => ({ collection: 'notes', documentId: `note-${i % 2_000}`, op: 'insert', after: { title: `Note ${i % 2_000}`, body: `change ${i}`, v: i }, ts: new Date(now + i).toISOString() }),
+      async send(branchId, changes) {
+        const result = await h.intake.accept(branchId, changes);
+        acceptedBatches.set(result.batchId, { branchId, changes: result.accepted });
+        acceptedByBranch.set(branchId, acceptedByBranch.get(branchId)! + result.accepted);
+        acceptedChanges += result.accepted;
+      },
+    });
     await killer;
     const acceptedMs = Date.now() - started;
     // Every branch flushed (its workflow commits all it holds) on the restarted worker.
     for (const id of branchIds) await h.flush(id);
     const flushedMs = Date.now() - started;
 
-    let deltas = 0;
-    let gaps = 0;
-    let deltaChanges = 0;
-    const perBranch: Record<string, { accepted: number; inDeltas: number; deltas: number }> = {};
-    for (const id of branchIds) {
-      const list = await h.store.listBranchDeltas(id);
-      const seqs = list.map((d) => d.seq).sort((a, b) => a - b);
-      if (seqs.some((s, i) => s !== i + 1)) gaps++;
-      const sum = list.reduce((acc, d) => acc + d.changeCount, 0);
-      deltas += list.length;
-      deltaChanges += sum;
-      perBranch[id] = { accepted: acceptedByBranch.get(id)!, inDeltas: sum, deltas: list.length };
-    }
-    const pg = new PgClient({ connectionString: h.deps.db.url });
-    await pg.connect();
-    const { rows } = await pg.query<{ id: string; delta_seq: string | null; change_count: number }>(
-      'select id::text as id, delta_seq::text as delta_seq, change_count from branch_change_batches where branch_id = any($1::uuid[])',
-      [branchIds],
-    );
-    await pg.end();
+    const { deltas, gaps, changes: deltaChanges, perBranch } = await countBranchDeltas(h.store, branchIds);
+    const rows = await storedBranchBatches(h.deps.db.url, branchIds);
     const byId = new Map(rows.map((r) => [r.id, r]));
     const unconsumed = [...acceptedBatches.keys()].filter((id) => byId.get(id)?.delta_seq == null).length;
     const unknownBatches = rows.filter((r) => !acceptedBatches.has(r.id)).length;
 
-    recordResult({
+    recordScenario(started, {
       scenario: 'branch-deltas-worker-kill',
       title: 'Branch changes while the branch-delta worker process is SIGKILLed',
-      scale: reliabilityScale(),
-      date: new Date().toISOString(),
-      durationMs: Date.now() - started,
       injected: [
         `${CHANGES} changes accepted through ChangeIntake by ${PRODUCERS} concurrent producers in batches of ${BATCH} over ${BRANCHES} branches`,
         `the \`durasync worker --queues branch-delta\` child process SIGKILLed ${KILLS} times mid-load (at ${kills.map((k) => k.atAccepted).join(' and ')} changes accepted), started again 1 s later`,
@@ -157,7 +127,7 @@ describe('reliability: branch changes while the branch-delta worker process is S
     expect(gaps).toBe(0);
     expect(unconsumed).toBe(0);
     expect(unknownBatches).toBe(0);
-    for (const counts of Object.values(perBranch)) expect(counts.inDeltas).toBe(counts.accepted);
+    for (const id of branchIds) expect(perBranch[id]?.changes).toBe(acceptedByBranch.get(id));
     expect(deltaChanges).toBe(acceptedChanges);
   }, 45 * 60_000);
 });

@@ -5,19 +5,13 @@ import path from 'node:path';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Client as PgClient } from 'pg';
 import { createChangeIntake } from '../../lib/branches/intake';
-import { MemoryCache } from '../../lib/cache';
-import { loadConfig } from '../../lib/config';
-import { createStore } from '../../lib/db/store';
 import { createLogger } from '../../lib/logger';
-import { createMetrics } from '../../lib/metrics';
-import { LocalObjectStore } from '../../lib/objects';
-import type { Change } from '../../workflows/branches/types';
-import { createQueueWorker } from '../../workers/process';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres';
-import { connectTestEnv, testWorkflowBundle } from '../helpers/temporal';
-import { recordResult, reliabilityScale, sized, sleep } from './results';
+import { connectTestEnv } from '../helpers/temporal';
+import { countBranchDeltas, produceBranchChanges, storedBranchBatches } from './branch-load';
+import { startScenarioWorker } from './queue-worker';
+import { recordScenario, sized, sleep } from './results';
 
 /**
  * Scenario `postgres-restart`: branch changes accepted through ChangeIntake by concurrent
@@ -55,20 +49,16 @@ describe('reliability: branch changes while Postgres is restarted', () => {
     const started = Date.now();
     const logger = createLogger({ level: 'silent' });
     const prefix = `relpg${randomBytes(3).toString('hex')}-`;
-    const config = loadConfig({ ...process.env, DATABASE_URL: pg.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_SHUTDOWN_GRACE: '1s', DURASYNC_OBJECTS_DIR: objectsDir });
-    const store = createStore({ databaseUrl: pg.url, logger });
-    const objects = new LocalObjectStore(objectsDir);
-    const worker = await createQueueWorker({
+    const worker = await startScenarioWorker({
       connection: env.nativeConnection,
-      config,
       queue: 'branch-delta',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store, cache: new MemoryCache(), logger, objects },
+      databaseUrl: pg.url,
+      objectsDir,
+      taskQueuePrefix: prefix,
+      logger,
+      env: { DURASYNC_OBJECTS_DIR: objectsDir },
     });
-    let workerFailure: unknown;
-    const running = worker.run().catch((err: unknown) => void (workerFailure = err));
-    const taskQueue = worker.options.taskQueue;
+    const { config, store, taskQueue } = worker;
     const intake = createChangeIntake({ store, client: env.client, config, logger });
 
     const branchIds: string[] = [];
@@ -76,8 +66,6 @@ describe('reliability: branch changes while Postgres is restarted', () => {
     const acceptedBatches = new Set<string>();
     let acceptedChanges = 0;
     let failedAccepts = 0;
-    const batches = Math.ceil(CHANGES / BATCH);
-    let nextBatch = 0;
     const now = Date.UTC(2026, 0, 1);
 
     let outageMs = 0;
@@ -91,31 +79,27 @@ describe('reliability: branch changes while Postgres is restarted', () => {
     })();
     outage.catch(() => undefined);
 
-    await Promise.all(
-      Array.from({ length: PRODUCERS }, async () => {
-        for (let b = nextBatch++; b < batches; b = nextBatch++) {
-          const branchId = branchIds[b % BRANCHES]!;
-          const size = Math.min(BATCH, CHANGES - b * BATCH);
-          const changes: Change[] = Array.from({ length: size }, (_, k) => {
-            const i = b * BATCH + k;
-            return { collection: 'notes', documentId: `note-${i % 1_000}`, op: 'insert', after: { body: `change ${i}` }, ts: new Date(now + i).toISOString() };
-          });
-          for (let attempt = 0; ; attempt++) {
-            try {
-              const result = await intake.accept(branchId, changes);
-              acceptedBatches.add(result.batchId);
-              acceptedChanges += result.accepted;
-              break;
-            } catch (err) {
-              failedAccepts++;
-              if (attempt > 200) throw err;
-              await sleep(250);
-            }
+    await produceBranchChanges({
+      total: CHANGES,
+      batch: BATCH,
+      producers: PRODUCERS,
+      branchIds,
+      change: (i) => ({ collection: 'notes', documentId: `note-${i % 1_000}`, op: 'insert', after: { body: `change ${i}` }, ts: new Date(now + i).toISOString() }),
+      async send(branchId, changes) {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const result = await intake.accept(branchId, changes);
+            acceptedBatches.add(result.batchId);
+            acceptedChanges += result.accepted;
+            return;
+          } catch (err) {
+            failedAccepts++;
+            if (attempt > 200) throw err;
+            await sleep(250);
           }
-          await sleep(Math.max(1, Math.floor(15_000 / batches)) * PRODUCERS);
         }
-      }),
-    );
+      },
+    });
     await outage;
     const acceptedMs = Date.now() - started;
     for (const branchId of branchIds) {
@@ -125,22 +109,8 @@ describe('reliability: branch changes while Postgres is restarted', () => {
     }
     const committedMs = Date.now() - started;
 
-    let deltas = 0;
-    let gaps = 0;
-    let deltaChanges = 0;
-    for (const id of branchIds) {
-      const list = await store.listBranchDeltas(id);
-      if (list.map((d) => d.seq).sort((a, b) => a - b).some((s, i) => s !== i + 1)) gaps++;
-      deltas += list.length;
-      deltaChanges += list.reduce((acc, d) => acc + d.changeCount, 0);
-    }
-    const db = new PgClient({ connectionString: pg.url });
-    await db.connect();
-    const { rows } = await db.query<{ id: string; delta_seq: string | null; change_count: number }>(
-      'select id::text as id, delta_seq::text as delta_seq, change_count from branch_change_batches where branch_id = any($1::uuid[])',
-      [branchIds],
-    );
-    await db.end();
+    const { deltas, gaps, changes: deltaChanges } = await countBranchDeltas(store, branchIds);
+    const rows = await storedBranchBatches(pg.url, branchIds);
     const storedChanges = rows.reduce((acc, r) => acc + r.change_count, 0);
     const consumed = new Set(rows.filter((r) => r.delta_seq !== null).map((r) => r.id));
     const lostBatches = [...acceptedBatches].filter((id) => !consumed.has(id)).length;
@@ -149,17 +119,11 @@ describe('reliability: branch changes while Postgres is restarted', () => {
     const storedNotAcknowledged = rows.filter((r) => !acceptedBatches.has(r.id)).length;
 
     await intake.close();
-    worker.shutdown();
-    await running;
-    await store.close();
-    await objects.close();
+    await worker.stop();
 
-    recordResult({
+    recordScenario(started, {
       scenario: 'postgres-restart',
       title: 'Branch changes while Postgres is stopped and started again',
-      scale: reliabilityScale(),
-      date: new Date().toISOString(),
-      durationMs: Date.now() - started,
       injected: [
         `${CHANGES} changes accepted through ChangeIntake by ${PRODUCERS} concurrent producers in batches of ${BATCH} over ${BRANCHES} branches, a branch-delta worker committing deltas`,
         `the scenario's own Postgres stopped (pg_ctl -m fast) once a third were accepted, down ${outageMs} ms, started again on its data dir; failed accept() calls retried by the producer`,
@@ -188,7 +152,7 @@ describe('reliability: branch changes while Postgres is restarted', () => {
       },
     });
 
-    expect(workerFailure).toBeUndefined();
+    expect(worker.failure()).toBeUndefined();
     expect(outageMs).toBeGreaterThanOrEqual(OUTAGE_MS);
     expect(failedAccepts).toBeGreaterThan(0);
     expect(acceptedChanges).toBe(CHANGES);

@@ -55,4 +55,10 @@ export function recordResult(result: ScenarioResult): string {
   return file;
 }
 
+/** recordResult for a scenario begun at `started` (epoch ms): scale, date and duration are taken now. */
+export function recordScenario(started: number, result: Omit<ScenarioResult, 'scale' | 'date' | 'durationMs'>): string {
+  const { scenario, title, ...rest } = result;
+  return recordResult({ scenario, title, scale: reliabilityScale(), date: new Date().toISOString(), durationMs: Date.now() - started, ...rest });
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,11 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { Redis } from 'ioredis';
-import { freePort } from '../../lib/net';
 import { taskQueueName } from '../../lib/queues';
 import type { SyncRunResult } from '../../workflows';
+import { hasRedisServer, startPrivateRedis, type PrivateRedis } from '../helpers/private-redis';
 import { startSyncHarness, type SyncHarness } from '../helpers/sync';
-import { recordResult, reliabilityScale, sized, sleep } from './results';
+import { recordScenario, sized, sleep } from './results';
 
 /**
  * Scenario `sync-faults-redis`: concurrent syncLink workflows (each link: files on both sides)
@@ -15,7 +12,6 @@ import { recordResult, reliabilityScale, sized, sleep } from './results';
  * the token service counted the cache as unavailable (it degraded, it did not fail).
  * Size: RELIABILITY_SYNC_WORKFLOWS (1,000; ci 50).
  */
-const REDIS_SERVER = '/usr/bin/redis-server';
 const LINKS = sized('RELIABILITY_SYNC_WORKFLOWS', { full: 1_000, ci: 50 });
 const FILES_PER_SIDE = 3;
 /**
@@ -28,28 +24,18 @@ const LINKS_PER_USER = 50;
 /** Storms, one a second: long enough to hit every phase of the runs, bounded so retries can finish. */
 const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15 });
 
-(existsSync(REDIS_SERVER) ? describe : describe.skip)('reliability: concurrent syncs under emulator fault storms and a Redis outage', () => {
+(hasRedisServer ? describe : describe.skip)('reliability: concurrent syncs under emulator fault storms and a Redis outage', () => {
   let h: SyncHarness;
-  let redis: ChildProcess | undefined;
-  let redisUrl = '';
+  let redis: PrivateRedis;
 
   beforeAll(async () => {
-    const port = await freePort();
-    redisUrl = `redis://127.0.0.1:${port}`;
-    redis = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const probe = new Redis(redisUrl, { lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: 50 });
-    try {
-      await probe.connect().catch(() => undefined);
-      await probe.ping();
-    } finally {
-      probe.disconnect();
-    }
-    h = await startSyncHarness({ redisUrl, logLevel: 'warn' });
+    redis = await startPrivateRedis();
+    h = await startSyncHarness({ redisUrl: redis.url, logLevel: 'warn' });
   }, 120_000);
 
   afterAll(async () => {
     await h?.close();
-    if (redis && redis.exitCode === null && redis.signalCode === null) redis.kill('SIGKILL');
+    await redis?.kill();
   });
 
   it(`finishes ${LINKS} concurrent sync workflows with each file once on the other side`, async () => {
@@ -121,9 +107,7 @@ const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15
     const deadline = Date.now() + 10_000;
     while (finished < Math.max(1, LINKS / 5) && Date.now() < deadline) await sleep(100);
     const finishedBeforeRedisStop = finished;
-    const exited = new Promise((resolve) => redis?.once('exit', resolve));
-    redis?.kill('SIGKILL');
-    await exited;
+    await redis.kill();
 
     await storms;
     const stormsOverAt = finished;
@@ -143,12 +127,9 @@ const STORM_SECONDS = sized('RELIABILITY_SYNC_STORM_SECONDS', { full: 60, ci: 15
     const commits = runs.reduce((acc, r) => acc + (r instanceof Error ? 0 : r.toGithub.commits.length), 0);
     const cacheSkipped = Object.values(h.cacheUnavailable()).reduce((a, b) => a + b, 0);
 
-    recordResult({
+    recordScenario(started, {
       scenario: 'sync-faults-redis',
       title: 'Concurrent sync workflows under emulator fault storms, with Redis stopped',
-      scale: reliabilityScale(),
-      date: new Date().toISOString(),
-      durationMs: Date.now() - started,
       injected: [
         `${LINKS} syncLink workflows started at once, each link with ${FILES_PER_SIDE} files in GitHub and ${FILES_PER_SIDE} in Drive (emulators), ${users.length} users with ${LINKS_PER_USER} links each (each user's GitHub token has 5,000 requests an hour)`,
         `fault storms re-armed every second on both emulators for the first ${injected.storms} s of the runs: 429 bursts (Drive rateLimitExceeded, GitHub secondary limit), 503s, dropped connections`,

@@ -6,19 +6,13 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { startIngressServer } from '../../client/ingress';
-import { MemoryCache } from '../../lib/cache';
-import { loadConfig } from '../../lib/config';
-import { createStore } from '../../lib/db/store';
 import { createLogger } from '../../lib/logger';
-import { createMetrics } from '../../lib/metrics';
 import { freePort } from '../../lib/net';
-import { LocalObjectStore } from '../../lib/objects';
 import { signBody } from '../../lib/webhooks/signature';
-import { createQueueWorker } from '../../workers/process';
 import { startDevServer, type DevServer } from '../../workers/temporal-dev-server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { testWorkflowBundle } from '../helpers/temporal';
-import { recordResult, reliabilityScale, sized, sleep } from './results';
+import { startScenarioWorker } from './queue-worker';
+import { recordScenario, sized, sleep } from './results';
 
 /**
  * Scenario `webhooks-temporal-restart`: signed GitHub deliveries posted by concurrent senders to
@@ -56,24 +50,20 @@ describe('reliability: webhooks while the Temporal dev server restarts on its da
     const dbFilename = path.join(dir, 'temporal.db');
     server = await startDevServer({ port, uiPort: false, dbFilename });
     const address = server.address;
-    const objects = new LocalObjectStore(path.join(dir, 'objects'));
-    const store = createStore({ databaseUrl: db.url, logger });
     const connection = await Connection.connect({ address });
     const client = new Client({ connection });
     const native = await NativeConnection.connect({ address });
     const prefix = `rel${randomBytes(3).toString('hex')}-`;
-    const config = loadConfig({ ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: db.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    const worker = await createQueueWorker({
+    const worker = await startScenarioWorker({
       connection: native,
-      config,
       queue: 'ingestion',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store, cache: new MemoryCache(), logger, objects },
+      databaseUrl: db.url,
+      objectsDir: path.join(dir, 'objects'),
+      taskQueuePrefix: prefix,
+      logger,
+      env: { TEMPORAL_ADDRESS: address },
     });
-    let workerFailure: unknown;
-    const running = worker.run().catch((err: unknown) => void (workerFailure = err));
-    const taskQueue = worker.options.taskQueue;
+    const { objects, taskQueue } = worker;
     const ingress = await startIngressServer({
       host: '127.0.0.1',
       port: 0,
@@ -153,6 +143,7 @@ describe('reliability: webhooks while the Temporal dev server restarts on its da
     let open = -1;
     let listed = 0;
     while (Date.now() < deadline) {
+      const workerFailure = worker.failure();
       if (workerFailure) throw new Error(`the ingestion worker stopped: ${workerFailure instanceof Error ? workerFailure.message : 'unknown error'}`);
       listed = (await client.workflow.count(`TaskQueue = "${taskQueue}"`)).count;
       open = (await client.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`)).count;
@@ -171,10 +162,7 @@ describe('reliability: webhooks while the Temporal dev server restarts on its da
     const stored = new Map(rows.map((r) => [Number(r.external_id.slice(idPrefix.length)), r.n]));
 
     await ingress.close();
-    worker.shutdown();
-    await running;
-    await store.close();
-    await objects.close();
+    await worker.stop();
     await native.close();
     await connection.close();
 
@@ -182,12 +170,9 @@ describe('reliability: webhooks while the Temporal dev server restarts on its da
     const lost = [...accepted].filter((n) => !stored.has(n)).length;
     const storedNotAccepted = [...stored.keys()].filter((n) => !accepted.has(n)).length;
     const refusedStatuses = [...new Set(refusedFirst.values())].sort().join(',');
-    recordResult({
+    recordScenario(started, {
       scenario: 'webhooks-temporal-restart',
       title: 'Webhooks while the Temporal dev server is stopped and restarted on its database file',
-      scale: reliabilityScale(),
-      date: new Date().toISOString(),
-      durationMs: Date.now() - started,
       injected: [
         `${TOTAL} signed GitHub deliveries from ${SENDERS} concurrent senders to the ingress, an ingestion worker in the test process`,
         `the Temporal dev server (its own, on a SQLite file) stopped (SIGTERM) once a third were accepted, down ${outageMs} ms, started again on the same file and port`,

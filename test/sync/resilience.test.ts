@@ -1,17 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { Redis } from 'ioredis';
-import { freePort } from '../../lib/net';
 import { taskQueueName } from '../../lib/queues';
 import type { SyncRunResult } from '../../workflows';
+import { hasRedisServer, REDIS_SERVER, startPrivateRedis, type PrivateRedis } from '../helpers/private-redis';
 import { startSyncHarness, type SyncHarness } from '../helpers/sync';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
-const REDIS_SERVER = '/usr/bin/redis-server';
 const rand = () => randomBytes(4).toString('hex');
 
 /** The attempts of an activity type as the history records them (the started event of each scheduled one). */
@@ -329,32 +326,21 @@ describe('sync resilience', () => {
   }, 90_000);
 });
 
-const hasRedisServer = existsSync(REDIS_SERVER);
 if (!hasRedisServer) process.stderr.write(`[resilience] ${REDIS_SERVER} is not installed: skipping the Redis outage test\n`);
 
 (hasRedisServer ? describe : describe.skip)(`sync with its Redis going away mid-run${hasRedisServer ? '' : ` (skipped: ${REDIS_SERVER} is not installed)`}`, () => {
   let h: SyncHarness;
-  let redis: ChildProcess | undefined;
-  let redisUrl = '';
+  let redis: PrivateRedis;
 
   beforeAll(async () => {
     // A Redis of this suite's own: the machine's shared one serves the other suites.
-    const port = await freePort();
-    redisUrl = `redis://127.0.0.1:${port}`;
-    redis = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const probe = new Redis(redisUrl, { lazyConnect: true, retryStrategy: () => 100, maxRetriesPerRequest: 50 });
-    try {
-      await probe.connect().catch(() => undefined);
-      await probe.ping();
-    } finally {
-      probe.disconnect();
-    }
-    h = await startSyncHarness({ redisUrl });
+    redis = await startPrivateRedis();
+    h = await startSyncHarness({ redisUrl: redis.url });
   }, 60_000);
 
   afterAll(async () => {
     await h?.close();
-    if (redis && redis.exitCode === null && redis.signalCode === null) redis.kill('SIGKILL');
+    await redis?.kill();
   });
 
   it('Redis stopped mid-run changes nothing but speed: the run succeeds with every file, the token service counts the skipped cache', async () => {
@@ -366,7 +352,7 @@ if (!hasRedisServer) process.stderr.write(`[resilience] ${REDIS_SERVER} is not i
       driveFiles[`d${i}.md`] = `drive ${i}\n`;
     }
     // The token is cached in this Redis: the token service uses it until it goes away.
-    const peek = new Redis(redisUrl, { keyPrefix: h.deps.redisPrefix });
+    const peek = new Redis(redis.url, { keyPrefix: h.deps.redisPrefix });
     try {
       expect(await peek.get(`token:google:${h.userId}`)).toBeTruthy();
     } finally {
@@ -386,9 +372,7 @@ if (!hasRedisServer) process.stderr.write(`[resilience] ${REDIS_SERVER} is not i
     const downloading = () => h.drive.inspect.calls().some((c) => c.method === 'GET' && c.fileId && c.query.includes('alt=media'));
     for (let i = 0; i < 300 && !downloading(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(downloading()).toBe(true);
-    const exited = new Promise((resolve) => redis?.once('exit', resolve));
-    redis?.kill('SIGKILL');
-    await exited;
+    await redis.kill();
 
     const run = (await handle.result()) as SyncRunResult;
     h.drive.faults.reset();
