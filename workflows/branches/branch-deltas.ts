@@ -28,8 +28,13 @@ import type { BranchStats, ChangesSignal } from './types';
 
 // Delta work is retried until it succeeds: a branch's entity workflow must not fail on a
 // transient database or object-storage outage. Wrong seqs and unknown branches are non-retryable.
+// An attempt takes milliseconds to a few seconds (a delta holds at most 50,000 changes or 8 MB,
+// DEFAULT_MAX_CHANGES and DEFAULT_MAX_BYTES) and sends no heartbeats, so the start-to-close timeout is also how long an attempt
+// lost with its worker (SIGKILL, a node gone) holds the branch before the retry: one minute, not
+// five (the reliability suite's worker-kill scenario waited out five minutes when a kill caught
+// an attempt in flight). Both steps are idempotent: a retry of a commit that landed finds it.
 const DELTA_ACTIVITY: ActivityOptions = {
-  startToCloseTimeout: '5m',
+  startToCloseTimeout: '1m',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: ['BranchNotFound', 'BranchSeqGap', 'DeltaMismatch'] },
 };
 const MAINTENANCE_ACTIVITY = {
