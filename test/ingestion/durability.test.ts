@@ -3,20 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { Client as PgClient } from 'pg';
 import { startIngressServer } from '../../client/ingress';
-import { MemoryCache } from '../../lib/cache';
-import { loadConfig } from '../../lib/config';
-import { createStore, type Store } from '../../lib/db/store';
+import type { Store } from '../../lib/db/store';
 import type { RunningServer } from '../../lib/http';
 import { createLogger } from '../../lib/logger';
-import { createMetrics } from '../../lib/metrics';
-import { LocalObjectStore } from '../../lib/objects';
 import { signBody } from '../../lib/webhooks/signature';
-import { createQueueWorker } from '../../workers/process';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres';
-import { connectTestEnv, testWorkflowBundle } from '../helpers/temporal';
+import { startScenarioWorker } from '../helpers/queue-worker';
+import { connectTestEnv } from '../helpers/temporal';
 
 /**
  * Webhook ingestion end to end under stress: GitHub deliveries signed and posted to the ingress,
@@ -42,14 +37,12 @@ describe('webhook ingestion durability', () => {
   let pg: PrivatePostgres;
   let env: TestWorkflowEnvironment;
   let objectsDir: string;
-  let objects: LocalObjectStore;
   const pipelines: Pipeline[] = [];
 
   interface Pipeline {
     taskQueue: string;
     ingress: RunningServer;
     store: Store;
-    worker: Worker;
     /** Set if the worker stopped with an error. */
     failure: () => unknown;
     stop(): Promise<void>;
@@ -58,12 +51,10 @@ describe('webhook ingestion durability', () => {
   beforeAll(async () => {
     [pg, env] = await Promise.all([startPrivatePostgres(), connectTestEnv()]);
     objectsDir = await mkdtemp(path.join(os.tmpdir(), 'durasync-durability-'));
-    objects = new LocalObjectStore(objectsDir);
   }, 120_000);
 
   afterAll(async () => {
     for (const pipeline of pipelines) await pipeline.stop().catch(() => undefined);
-    await objects?.close();
     await env?.teardown();
     await pg?.close();
     if (objectsDir) await rm(objectsDir, { recursive: true, force: true });
@@ -71,22 +62,8 @@ describe('webhook ingestion durability', () => {
 
   /** An ingestion worker over the private Postgres and an ingress starting workflows on its task queue. */
   async function startPipeline(): Promise<Pipeline> {
-    const prefix = `dur${randomBytes(4).toString('hex')}-`;
-    const config = loadConfig({ ...process.env, DATABASE_URL: pg.url, DURASYNC_TASK_QUEUE_PREFIX: prefix, DURASYNC_SHUTDOWN_GRACE: '1s' });
-    const store = createStore({ databaseUrl: pg.url, logger });
-    const worker = await createQueueWorker({
-      connection: env.nativeConnection,
-      config,
-      queue: 'ingestion',
-      bundle: testWorkflowBundle(),
-      metrics: createMetrics(),
-      deps: { store, cache: new MemoryCache(), logger, objects },
-    });
-    let failure: unknown;
-    const running = worker.run().catch((err: unknown) => {
-      failure = err;
-    });
-    const taskQueue = worker.options.taskQueue;
+    const worker = await startScenarioWorker({ connection: env.nativeConnection, queue: 'ingestion', databaseUrl: pg.url, objectsDir, taskQueuePrefix: `dur${randomBytes(4).toString('hex')}-`, logger });
+    const { taskQueue, objects } = worker;
     const ingress = await startIngressServer({
       host: '127.0.0.1',
       port: 0,
@@ -98,15 +75,12 @@ describe('webhook ingestion durability', () => {
     const pipeline: Pipeline = {
       taskQueue,
       ingress,
-      store,
-      worker,
-      failure: () => failure,
+      store: worker.store,
+      failure: worker.failure,
       stop: () =>
         (stopped ??= (async () => {
           await ingress.close();
-          if (worker.getState() === 'RUNNING') worker.shutdown();
-          await running;
-          await store.close();
+          await worker.stop();
         })()),
     };
     pipelines.push(pipeline);

@@ -10,7 +10,7 @@ import { createLogger } from '../../lib/logger';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres';
 import { connectTestEnv } from '../helpers/temporal';
 import { countBranchDeltas, produceBranchChanges, storedBranchBatches } from './branch-load';
-import { startScenarioWorker } from './queue-worker';
+import { startScenarioWorker } from '../helpers/queue-worker';
 import { recordScenario, sized, sleep } from './results';
 
 /**

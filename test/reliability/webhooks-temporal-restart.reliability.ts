@@ -11,7 +11,7 @@ import { freePort } from '../../lib/net';
 import { signBody } from '../../lib/webhooks/signature';
 import { startDevServer, type DevServer } from '../../workers/temporal-dev-server';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { startScenarioWorker } from './queue-worker';
+import { startScenarioWorker } from '../helpers/queue-worker';
 import { recordScenario, sized, sleep } from './results';
 
 /**

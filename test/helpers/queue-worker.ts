@@ -7,13 +7,13 @@ import { createMetrics } from '../../lib/metrics';
 import { LocalObjectStore } from '../../lib/objects';
 import type { QueueName } from '../../lib/queues';
 import { createQueueWorker } from '../../workers/process';
-import { testWorkflowBundle } from '../helpers/temporal';
+import { testWorkflowBundle } from './temporal';
 
 /**
- * A queue worker in the scenario's process, built as `durasync worker` builds it, on servers of the
- * scenario's own (a private Postgres, a private Temporal dev server): its own store and object
- * folder, an in-memory cache. A scenario restarts those servers under it, so a worker that stops
- * is not an error thrown here but a failure() the scenario checks.
+ * A queue worker in the test's process, built as `durasync worker` builds it, on servers of the
+ * test's own (a private Postgres, a private Temporal dev server): its own store and object folder,
+ * an in-memory cache. Tests restart those servers under it, so a worker that stops is not an error
+ * thrown here but a failure() the test checks.
  */
 export interface ScenarioWorker {
   config: DurasyncConfig;
@@ -53,7 +53,8 @@ export async function startScenarioWorker(options: ScenarioWorkerOptions): Promi
     taskQueue: worker.options.taskQueue,
     failure: () => failure,
     async stop() {
-      worker.shutdown();
+      // A worker that failed has stopped already (shutdown() would throw).
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await store.close();
       await objects.close();
