@@ -19,11 +19,15 @@ if (major < 22) {
   process.on('SIGINT', () => undefined); // the terminal sends Ctrl-C to the child too
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + require('node:os').constants.signals[signal] : 1)));
 } else {
+  // main() is called here, not on import: under npx, a global install or `npm link` this file is
+  // reached through a link named `durasync`, which the CLI module cannot recognise as its entry.
   const source = path.join(root, 'client', 'cli.ts');
+  let cli;
   if (fs.existsSync(source) && !process.env.DURASYNC_USE_DIST) {
     require('tsx/cjs');
-    require(source);
+    cli = require(source);
   } else {
-    require(path.join(root, 'dist', 'client', 'cli.js'));
+    cli = require(path.join(root, 'dist', 'client', 'cli.js'));
   }
+  void cli.main(process.argv);
 }

@@ -203,7 +203,8 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** Runs the CLI on `argv` (process.argv shape). bin/durasync.js calls it, however it was started. */
+export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
@@ -215,6 +216,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (require.main === module || process.argv[1]?.endsWith('durasync.js')) {
-  void main(process.argv);
-}
+// Run directly (`tsx client/cli.ts`, `node dist/client/cli.js`); bin/durasync.js calls main() itself.
+if (require.main === module) void main(process.argv);
