@@ -57,7 +57,7 @@ const load = {
  * (dev, worker, manager, serve) log JSON lines to stdout either way.
  */
 
-/** The flags of `worker` and `manager`, each standing for its variable (README, Configuration). */
+/** The flags of `worker` and `manager`, each standing for its variable (docs/CONFIGURATION.md). */
 function addWorkerFlags(cmd: Command): Command {
   return cmd
     .option('--queues <list>', `comma-separated queues (${QUEUES.join(', ')}) [DURASYNC_QUEUES]`)

@@ -11,7 +11,7 @@ import { parseEncryptionKeys, type EncryptionKey } from './codec';
 
 /**
  * durasync's configuration, read once from the environment at start-up. Every variable has a
- * documented default (README "Configuration"); a bad value stops the process with one line naming
+ * documented default (docs/CONFIGURATION.md); a bad value stops the process with one line naming
  * the variable: `ConfigError: TEMPORAL_ADDRESS: expected host:port ...`.
  *
  * Temporal connection settings come from @temporalio/envconfig, the SDK's own convention

@@ -27,7 +27,7 @@ export interface SettingSpec {
   max?: number;
   /** Used when no scope sets it; null: off (e.g. no rate limit). A reader may pass its own (an environment variable's). */
   default: number | boolean | null;
-  /** What reads it, for `durasync settings list` and the README. */
+  /** What reads it, for `durasync settings list` and docs/CONFIGURATION.md. */
   readBy: string;
   about: string;
 }

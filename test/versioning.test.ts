@@ -9,7 +9,7 @@ import { spawnDurasync, waitForHttp, type Spawned } from './helpers/process';
 
 const run = promisify(execFile);
 
-/** The README's Worker Versioning rollout, step by step, with the Temporal CLI on the test server. */
+/** The Worker Versioning rollout of docs/OPERATIONS.md, step by step, with the Temporal CLI on the test server. */
 describe('Worker Versioning', () => {
   let db: TestDatabase;
   let worker: Spawned | undefined;

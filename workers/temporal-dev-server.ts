@@ -55,7 +55,7 @@ const CLI_TYPE: Record<string, string> = {
 
 /**
  * `--dynamic-config-value` arguments that make task priority (urgent syncs and webhooks before bulk
- * work, README "Priority") hold on the dev server. Priority is enforced by the new matcher (the
+ * work, docs/OPERATIONS.md "Priority") hold on the dev server. Priority is enforced by the new matcher (the
  * default since server 1.30; stated for older CLIs) within one task queue partition; with the
  * server's default of 4 partitions and few pollers, a poll reaches a random partition and bulk
  * tasks of one partition overtake urgent ones of another. A dev server is one process, where
