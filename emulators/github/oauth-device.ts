@@ -17,7 +17,7 @@ interface DeviceCode {
   scope: string;
   expiresAt: number;
   intervalSec: number;
-  /** Polls closer together than max(intervalSec, floorSec) answer slow_down. */
+  /** Polls closer than max(intervalSec, floorSec) to the previous one (or to the code's issue) answer slow_down. */
   floorSec: number;
   lastPollAt: number;
   status: 'pending' | 'approved' | 'denied' | 'spent';
@@ -153,7 +153,8 @@ export class GithubDeviceFlow {
       expiresAt: Date.now() + DEVICE_CODE_TTL_SEC * 1000,
       intervalSec: this.options.intervalSec,
       floorSec: this.options.pollFloorSec ?? 0,
-      lastPollAt: 0,
+      // The first poll has to wait the interval too.
+      lastPollAt: Date.now(),
       status: 'pending',
     });
     return oauthAnswer(req, res, {

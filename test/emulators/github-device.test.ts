@@ -38,6 +38,7 @@ describe('the GitHub emulator device flow', () => {
     expect(start.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ0-9]{4}-[BCDFGHJKLMNPQRSTVWXZ0-9]{4}$/);
     const poll = { client_id: OAUTH_APP.clientId, device_code: String(start.device_code), grant_type: DEVICE_GRANT };
 
+    await sleep(250);
     expect(await post('/login/oauth/access_token', poll)).toMatchObject({ error: 'authorization_pending', error_uri: expect.stringContaining('docs.github.com') as unknown });
     expect(await post('/login/oauth/access_token', poll)).toMatchObject({ error: 'slow_down', interval: 5.2 });
     expect(await approve(String(start.user_code))).toBe(200);
@@ -54,6 +55,7 @@ describe('the GitHub emulator device flow', () => {
     const start = await post('/login/device/code', { client_id: OAUTH_APP.clientId });
     expect(await approve(String(start.user_code), 'deny')).toBe(200);
     expect(await approve(String(start.user_code))).toBe(404);
+    await sleep(250);
     expect(await post('/login/oauth/access_token', { client_id: OAUTH_APP.clientId, device_code: String(start.device_code), grant_type: DEVICE_GRANT })).toMatchObject({ error: 'access_denied' });
     expect(await post('/login/device/code', { client_id: 'nobody' })).toMatchObject({ error: 'incorrect_client_credentials' });
     expect(await post('/login/oauth/access_token', { client_id: OAUTH_APP.clientId, device_code: 'nope', grant_type: DEVICE_GRANT })).toMatchObject({ error: 'incorrect_device_code' });
@@ -63,6 +65,7 @@ describe('the GitHub emulator device flow', () => {
   it('gives a GitHub App expiring ghu_ tokens with a ghr_ refresh token that rotates once', async () => {
     const start = await post('/login/device/code', { client_id: GITHUB_APP.clientId });
     await approve(String(start.user_code));
+    await sleep(250);
     const token = await post('/login/oauth/access_token', { client_id: GITHUB_APP.clientId, device_code: String(start.device_code), grant_type: DEVICE_GRANT });
     expect(token).toMatchObject({ access_token: expect.stringMatching(/^ghu_/) as unknown, expires_in: 28800, refresh_token: expect.stringMatching(/^ghr_/) as unknown, refresh_token_expires_in: 15897600 });
 
