@@ -188,6 +188,18 @@ describe('durasync connect github', () => {
     expect(await storedRow('github', 'gh-deny')).toBeUndefined();
   }, 30_000);
 
+  it('ends with one line and exit 1 when the device code expires before it is entered, storing nothing', async () => {
+    const shortLived = await startGithubEmulator({ oauthApps: [OAUTH_APP], deviceIntervalSeconds: 1, deviceCodeExpiresInSeconds: 2 });
+    try {
+      const cli = start(['connect', 'github', '--user', 'gh-expired'], cliEnv({ GITHUB_OAUTH_URL: shortLived.url, GITHUB_API_URL: shortLived.url }));
+      expect(await cli.exited).toBe(1);
+      expect(resultLines(cli.output())).toEqual(['durasync connect github: the device code expired before it was entered; run it again']);
+      expect(await storedRow('github', 'gh-expired')).toBeUndefined();
+    } finally {
+      await shortLived.close();
+    }
+  }, 30_000);
+
   it("stores a GitHub App's expiring token with its refresh token, which the worker's refresher rotates; a bad refresh token names the command to reconnect", async () => {
     const cli = start(['connect', 'github', '--user', 'gh-app'], cliEnv({ GITHUB_CLIENT_ID: GITHUB_APP.clientId }));
     await enterCode(cli, h.github.url);

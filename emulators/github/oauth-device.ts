@@ -51,6 +51,8 @@ export interface DeviceFlowOptions {
   intervalSec: number;
   /** Polls closer together than this answer `slow_down` even when the interval is shorter (to make a client meet it). Default: the interval. */
   pollFloorSec?: number;
+  /** `expires_in` of new device codes (seconds). Default: 900, GitHub's. */
+  codeTtlSec?: number;
   /** Registers an issued access token with the API, for `login`, expiring at `expiresAt` (epoch ms) unless null. */
   register(token: string, login: string, expiresAt: number | null): void;
 }
@@ -95,7 +97,11 @@ export class GithubDeviceFlow {
   private readonly refreshTokens = new Map<string, RefreshGrant>();
   private readonly issued = new Map<string, IssuedToken>();
 
-  constructor(private readonly options: DeviceFlowOptions) {}
+  private readonly codeTtlSec: number;
+
+  constructor(private readonly options: DeviceFlowOptions) {
+    this.codeTtlSec = options.codeTtlSec ?? DEVICE_CODE_TTL_SEC;
+  }
 
   addApp(app: GithubOAuthApp): void {
     this.apps.set(app.clientId, { ...app });
@@ -150,7 +156,7 @@ export class GithubDeviceFlow {
       clientId,
       userCode,
       scope: params.get('scope') ?? '',
-      expiresAt: Date.now() + DEVICE_CODE_TTL_SEC * 1000,
+      expiresAt: Date.now() + this.codeTtlSec * 1000,
       intervalSec: this.options.intervalSec,
       floorSec: this.options.pollFloorSec ?? 0,
       // The first poll has to wait the interval too.
@@ -161,7 +167,7 @@ export class GithubDeviceFlow {
       device_code: deviceCode,
       user_code: userCode,
       verification_uri: `${this.options.baseUrl()}/login/device`,
-      expires_in: DEVICE_CODE_TTL_SEC,
+      expires_in: this.codeTtlSec,
       interval: this.options.intervalSec,
     });
   }

@@ -48,6 +48,8 @@ export interface GithubEmulatorOptions {
   deviceIntervalSeconds?: number;
   /** Device-flow polls closer together than this answer `slow_down` whatever the interval said (exercises a client's slow_down handling). Default: the interval. */
   devicePollFloorSeconds?: number;
+  /** `expires_in` of new device codes, in seconds. Default: 900, GitHub's. */
+  deviceCodeExpiresInSeconds?: number;
 }
 
 /** One answered (or dropped: status 0) call, for counting API calls per synced file. */
@@ -180,6 +182,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
     login: options.login ?? 'octocat',
     intervalSec: options.deviceIntervalSeconds ?? 5,
     ...(options.devicePollFloorSeconds === undefined ? {} : { pollFloorSec: options.devicePollFloorSeconds }),
+    ...(options.deviceCodeExpiresInSeconds === undefined ? {} : { codeTtlSec: options.deviceCodeExpiresInSeconds }),
     register: (token, login, expiresAt) => tokens.set(token, { userId: accountId(login), login, used: 0, reset: 0, ...(expiresAt === null ? {} : { expiresAt }) }),
   });
   for (const app of options.oauthApps ?? []) oauth.addApp(app);
