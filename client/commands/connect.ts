@@ -8,6 +8,7 @@ import type * as GoogleFlowModule from '../../lib/oauth/google-code-flow';
 import type * as GithubFlowModule from '../../lib/oauth/github-device-flow';
 import type * as GoogleModule from '../../lib/providers/google';
 import type * as GithubModule from '../../lib/providers/github';
+import { ConfigError } from '../../lib/errors';
 import { command, EXIT, ExitError, print, UsageError, type CommandContext } from './context';
 
 /*
@@ -84,18 +85,16 @@ async function connect(ctx: CommandContext, provider: keyof typeof CONNECTORS, f
   const timeoutMs = parseDuration(flags.timeout);
   if (!timeoutMs) throw new UsageError(`--timeout: expected a duration such as 5m, 90s or 2m, got "${flags.timeout}"`);
   const missing = Object.entries({ ...connector.required(ctx), DURASYNC_TOKEN_KEY: ctx.config.tokens.keys ? 'set' : undefined }).find(([, value]) => !value)?.[0];
-  if (missing) throw new ExitError(`${missing}: required by connect ${provider}`, EXIT.FAILURE);
+  if (missing) throw new ConfigError(missing, `required by connect ${provider}`);
   const { database } = ctx.config;
-  if (!database.url && !database.supabase) throw new ExitError('DATABASE_URL: required by connect (the tokens are stored in provider_tokens)', EXIT.FAILURE);
+  if (!database.url && !database.supabase) throw new ConfigError('DATABASE_URL', 'required by connect (the tokens are stored in provider_tokens)');
 
-  let token: RefreshedToken;
-  try {
-    token = await connector.flow(ctx, flags, timeoutMs);
-  } catch (err) {
-    if (err instanceof ConnectError) throw new ExitError(err.message, EXIT.FAILURE);
-    throw err;
-  }
-  const account = await connector.account(ctx, token.accessToken);
+  // Failures end as their message alone: provider client errors carry requests (codes, verifiers, tokens) that must not reach a log.
+  const oneLine = (what: string) => (err: unknown): never => {
+    throw new ExitError(err instanceof ConnectError ? err.message : `${what}: ${(err as Error).message}`, EXIT.FAILURE);
+  };
+  const token = await connector.flow(ctx, flags, timeoutMs).catch(oneLine(`the ${connector.label} authorization failed`));
+  const account = await connector.account(ctx, token.accessToken).catch(oneLine(`the new ${connector.label} token did not work`));
   const store = createStore({ databaseUrl: database.url, supabase: database.supabase, logger: ctx.logger, poolMax: 1 });
   // The shared cache when there is one: a reconnect replaces whatever token the workers cached.
   const cache = createCache({ url: ctx.config.redis.url, keyPrefix: ctx.config.redis.keyPrefix, logger: ctx.logger });
