@@ -20,6 +20,7 @@ import { registerHistoryCommands } from './commands/history';
 import { registerScheduleCommands } from './commands/schedules';
 import { registerBenchCommand } from './commands/bench';
 import { registerLinkCommands } from './commands/links';
+import { registerConnectCommands } from './commands/connect';
 import { registerSyncCommands } from './commands/sync';
 import { registerTailCommands, startConfiguredTailer } from './commands/tail';
 import { registerBranchCommands } from './commands/branches';
@@ -188,6 +189,7 @@ export function buildProgram(): Command {
   registerHistoryCommands(program);
   registerScheduleCommands(program);
   registerLinkCommands(program);
+  registerConnectCommands(program);
   registerSyncCommands(program);
   registerTailCommands(program);
   registerBranchCommands(program);

@@ -111,6 +111,8 @@ export interface DurasyncConfig {
       tokenUrl?: string;
       /** GOOGLE_API_ROOT_URL: the API root, e.g. the Drive emulator's URL. Default: Google's. */
       rootUrl?: string;
+      /** GOOGLE_AUTH_URL: the authorization endpoint `durasync connect google` sends the browser to. Default: https://accounts.google.com/o/oauth2/v2/auth. */
+      authUrl: string;
     };
     github: {
       /** GITHUB_API_URL: the REST API root (GitHub Enterprise: `https://host/api/v3`). Default: https://api.github.com. */
@@ -120,6 +122,12 @@ export interface DurasyncConfig {
        * source github and no `user`). Secret: never logged. Default: none (such pulls fail with NotConfigured).
        */
       token?: string;
+      /** GITHUB_OAUTH_URL: where `/login/device/code` and `/login/oauth/access_token` are (`durasync connect github`, token refresh). Default: https://github.com. */
+      oauthUrl: string;
+      /** GITHUB_CLIENT_ID: the OAuth App or GitHub App `durasync connect github` runs the device flow for. Default: none (connect github then fails naming it). */
+      clientId?: string;
+      /** GITHUB_CLIENT_SECRET: the app's secret, needed to refresh a GitHub App's expiring user tokens. Secret: never logged. Default: none. */
+      clientSecret?: string;
     };
   };
   /** The job bridge (workers/job-bridge.ts): rows of sync_jobs started as `syncJob` workflows by the processes serving the sync queue. */
@@ -532,8 +540,15 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
         clientSecret: str(env, 'GOOGLE_CLIENT_SECRET') ?? '',
         tokenUrl: url(env, 'GOOGLE_TOKEN_URL', ['http', 'https']),
         rootUrl: url(env, 'GOOGLE_API_ROOT_URL', ['http', 'https']),
+        authUrl: url(env, 'GOOGLE_AUTH_URL', ['http', 'https']) ?? 'https://accounts.google.com/o/oauth2/v2/auth',
       },
-      github: { baseUrl: url(env, 'GITHUB_API_URL', ['http', 'https']), token: str(env, 'GITHUB_TOKEN') },
+      github: {
+        baseUrl: url(env, 'GITHUB_API_URL', ['http', 'https']),
+        token: str(env, 'GITHUB_TOKEN'),
+        oauthUrl: url(env, 'GITHUB_OAUTH_URL', ['http', 'https']) ?? 'https://github.com',
+        clientId: str(env, 'GITHUB_CLIENT_ID'),
+        clientSecret: str(env, 'GITHUB_CLIENT_SECRET'),
+      },
     },
     jobs: {
       bridge: oneOf(env, 'DURASYNC_JOB_BRIDGE', ['on', 'off'] as const, 'on') === 'on',

@@ -7,8 +7,10 @@ import type { Store } from '../lib/db/store';
 import type { GithubSettings } from '../lib/providers/github';
 import type { GoogleSettings } from '../lib/providers/google';
 import { TokenService } from '../lib/tokens/token-service';
+import { refresherByProvider } from '../lib/tokens/refresher-by-provider';
 import { createOpsActivities } from '../activities/ops';
 import type * as GoogleModule from '../lib/providers/google';
+import type * as GithubProviderModule from '../lib/providers/github';
 import type * as DriveModule from '../activities/sync/drive';
 import type * as GithubModule from '../activities/sync/github';
 import type * as JobsModule from '../activities/jobs';
@@ -55,21 +57,24 @@ const syncDeps = (deps: ActivityDeps) => ({ ...deps, tokens: deps.tokens ?? null
 export function createActivityDeps(options: { config: DurasyncConfig; store: Store; cache: Cache; logger: Logger; metrics?: DurasyncMetrics }): ActivityDeps {
   const { config, store, cache, logger, metrics } = options;
   const google = config.providers.google;
+  const { oauthUrl, clientId, clientSecret } = config.providers.github;
   const tokens = config.tokens.keys
     ? new TokenService({
         store,
         cache,
         keys: config.tokens.keys,
-        refresher: {
-          // googleapis loads only in processes that refresh Google tokens.
-          refresh: (provider, refreshToken) => load<typeof GoogleModule>('../lib/providers/google').createGoogleRefresher(google).refresh(provider, refreshToken),
-        },
+        // googleapis (and Octokit) load only in processes that refresh that provider's tokens.
+        refresher: refresherByProvider({
+          google: () => load<typeof GoogleModule>('../lib/providers/google').createGoogleRefresher(google),
+          github: () => load<typeof GithubProviderModule>('../lib/providers/github').createGithubRefresher({ oauthUrl, clientId, clientSecret }),
+        }),
         logger,
         refreshMarginMs: config.tokens.refreshMarginMs,
         onCacheUnavailable: (operation) => metrics?.cacheUnavailable.inc({ operation }),
       })
     : null;
-  const { token: githubToken, ...github } = config.providers.github;
+  const { token: githubToken, baseUrl } = config.providers.github;
+  const github = baseUrl ? { baseUrl } : {};
   return { store, cache, logger, tokens, google: { rootUrl: google.rootUrl }, github, githubToken, branchConcurrency: config.branches.concurrency };
 }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../../lib/logger';
 import { FAILURE_TYPES, providerFailure, type Provider } from '../../lib/providers/failures';
 import type { GithubSettings } from '../../lib/providers/github';
 import type { GoogleSettings } from '../../lib/providers/google';
-import { TokenMissingError, TokenRevokedError, type TokenService } from '../../lib/tokens/token-service';
+import { reconnectCommand, TokenMissingError, TokenRevokedError, type TokenService } from '../../lib/tokens/token-service';
 import { isUuid } from '../../lib/ids';
 
 /**
@@ -67,8 +67,8 @@ export async function accessTokenFor(deps: SyncActivityDeps, link: SyncLink, pro
     if (err instanceof TokenRevokedError || err instanceof TokenMissingError) {
       const type = err instanceof TokenRevokedError ? SYNC_FAILURE_TYPES.tokenRevoked : SYNC_FAILURE_TYPES.tokenMissing;
       const message = err instanceof TokenRevokedError
-        ? `the ${provider} authorisation of user ${link.userId} was revoked: the link needs re-authorisation`
-        : `no ${provider} token is stored for user ${link.userId}: the link needs authorisation`;
+        ? `the ${provider} authorisation of user ${link.userId} was revoked: the link needs re-authorisation; reconnect with: ${reconnectCommand(provider, link.userId)}`
+        : `no ${provider} token is stored for user ${link.userId}: the link needs authorisation; connect with: ${reconnectCommand(provider, link.userId)}`;
       await deps.store.setSyncLinkStatus(link.id, 'needs_reauth', message);
       deps.logger.warn({ linkId: link.id, provider, failure: type }, 'sync link needs re-authorisation');
       throw ApplicationFailure.create({ type, nonRetryable: true, message });

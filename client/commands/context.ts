@@ -192,7 +192,8 @@ export function command<A extends unknown[]>(
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       const code = exitCodeOf(error);
-      if (code === EXIT.FAILURE && !(error instanceof ExitError)) logger.error({ err }, `${name} failed`);
+      // A ConfigError is its one line (naming the variable); a stack adds nothing.
+      if (code === EXIT.FAILURE && !(error instanceof ExitError) && !(error instanceof ConfigError)) logger.error({ err }, `${name} failed`);
       fail(error, code, error.message);
     }
   };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../../lib/http';
+import type { GoogleAuthorization } from './authorize';
 import { invalidCredentials, loginRequired } from './errors';
 
 export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
@@ -11,15 +12,34 @@ interface RefreshToken {
   grants: number;
 }
 
+export interface OAuthTokensSnapshot {
+  refreshTokens: Array<[string, RefreshToken]>;
+  accessTokens: Array<[string, number]>;
+}
+
 /**
- * Google's OAuth 2.0 token endpoint (refresh grant only) and the access tokens it issues. Refresh
- * tokens exist once seeded (`mint`); each grant answers a fresh random access token.
+ * Google's OAuth 2.0 token endpoint and the access tokens it issues: the refresh grant, and the
+ * `authorization_code` grant for codes of the authorization endpoint (authorize.ts), which answers
+ * a refresh token too when the request asked for `access_type=offline`. Refresh tokens exist once
+ * seeded (`mint`) or issued; each grant answers a fresh random access token.
  */
 export class OAuthTokens {
   private readonly refreshTokens = new Map<string, RefreshToken>();
   private readonly accessTokens = new Map<string, number>(); // token -> expiry (epoch ms)
 
-  constructor(private readonly defaultExpiresInSec: number) {}
+  constructor(
+    private readonly defaultExpiresInSec: number,
+    private readonly codes?: Pick<GoogleAuthorization, 'redeem'>,
+  ) {}
+
+  snapshot(): OAuthTokensSnapshot {
+    return { refreshTokens: [...this.refreshTokens].map(([t, e]) => [t, { ...e }]), accessTokens: [...this.accessTokens] };
+  }
+
+  restore(snapshot: OAuthTokensSnapshot): void {
+    for (const [token, entry] of snapshot.refreshTokens) this.refreshTokens.set(token, { ...entry });
+    for (const [token, expiry] of snapshot.accessTokens) this.accessTokens.set(token, expiry);
+  }
 
   /** Registers `refreshToken` (if new) and issues an access token for it directly. */
   mint(refreshToken: string, expiresInSec?: number): { accessToken: string; expiresInSec: number } {
@@ -59,6 +79,19 @@ export class OAuthTokens {
     const form = new URLSearchParams(await readBody(req, 64 * 1024));
     const fail = (status: number, error: string, description: string) => sendOAuth(res, status, { error, error_description: description });
     const grantType = form.get('grant_type');
+    if (grantType === 'authorization_code' && this.codes) {
+      const redeemed = this.codes.redeem(form);
+      if ('error' in redeemed) return fail(redeemed.status, redeemed.error, redeemed.description);
+      const refreshToken = redeemed.offline ? `1//emu-${randomBytes(30).toString('base64url')}` : undefined;
+      const { accessToken, expiresInSec } = refreshToken ? this.mint(refreshToken) : { accessToken: this.issue(this.defaultExpiresInSec), expiresInSec: this.defaultExpiresInSec };
+      return sendOAuth(res, 200, {
+        access_token: accessToken,
+        expires_in: expiresInSec,
+        ...(refreshToken ? { refresh_token: refreshToken } : {}),
+        scope: redeemed.scope,
+        token_type: 'Bearer',
+      });
+    }
     if (grantType !== 'refresh_token') return fail(400, 'unsupported_grant_type', `Invalid grant_type: ${grantType ?? ''}`);
     if (!form.get('client_id')) return fail(401, 'invalid_client', 'The OAuth client was not found.');
     const refreshToken = form.get('refresh_token') ?? '';

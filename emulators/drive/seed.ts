@@ -1,3 +1,4 @@
+import type { GoogleAuthorization, OAuthClient } from './authorize';
 import type { OAuthTokens } from './oauth';
 import { FOLDER, GOOGLE_DOC, toResource } from './store';
 import type { DriveStore, FileResource } from './store';
@@ -29,6 +30,8 @@ export interface DriveSeed {
   remove(fileId: string): void;
   /** Registers `refreshToken` for the token endpoint and mints an access token for it directly. */
   token(input: { refreshToken: string; expiresInSec?: number }): { accessToken: string };
+  /** Registers an OAuth client for the authorization and token endpoints (`durasync connect google`). */
+  oauthClient(client: OAuthClient): void;
 }
 
 export interface DriveInspect {
@@ -51,7 +54,7 @@ export interface DriveInspect {
   paths(folderId: string): Map<string, string>;
 }
 
-export function createSeed(store: DriveStore, tokens: OAuthTokens, calls: CallRecord[]): { seed: DriveSeed; inspect: DriveInspect } {
+export function createSeed(store: DriveStore, tokens: OAuthTokens, calls: CallRecord[], authorization: GoogleAuthorization): { seed: DriveSeed; inspect: DriveInspect } {
   const seed: DriveSeed = {
     folder: (name, parentId) => toResource(store.create({ name, mimeType: FOLDER, parents: parentId ? [parentId] : undefined })),
     file: ({ name, parentId, content, mimeType, appProperties }) =>
@@ -70,6 +73,7 @@ export function createSeed(store: DriveStore, tokens: OAuthTokens, calls: CallRe
       toResource(store.update(fileId, { ...rest, ...(content !== undefined ? { content: Buffer.from(content) } : {}) })),
     remove: (fileId) => store.delete(fileId),
     token: ({ refreshToken, expiresInSec }) => ({ accessToken: tokens.mint(refreshToken, expiresInSec).accessToken }),
+    oauthClient: (client) => authorization.addClient(client),
   };
   const inspect: DriveInspect = {
     rootId: () => store.rootId,

@@ -10,6 +10,8 @@ import { DriveApiError, badRequest, notFound } from './errors';
 import { FaultInjector } from './faults';
 import type { Faults } from './faults';
 import { OAuthTokens } from './oauth';
+import { GoogleAuthorization, type OAuthClient } from './authorize';
+import { about, type DriveUser } from './about';
 import { createSeed } from './seed';
 import type { CallRecord, DriveInspect, DriveSeed } from './seed';
 import { DriveStore } from './store';
@@ -25,6 +27,10 @@ export interface DriveEmulatorOptions {
   tokenExpiresInSec?: number;
   /** Receives one debug line per request. Default: none. */
   logger?: Logger;
+  /** OAuth clients the authorization and token endpoints know (more with `seed.oauthClient`). Default: none. */
+  oauthClients?: OAuthClient[];
+  /** The signed-in Google user: the consent page and `about.get` show it. Default: `emulator.user@gmail.com`. */
+  user?: DriveUser;
 }
 
 export interface DriveEmulator {
@@ -32,6 +38,8 @@ export interface DriveEmulator {
   url: string;
   /** The OAuth 2.0 token endpoint, for OAuth2Client's `endpoints.oauth2TokenUrl`. */
   tokenUrl: string;
+  /** The authorization endpoint (GOOGLE_AUTH_URL), for OAuth2Client's `endpoints.oauth2AuthBaseUrl`. */
+  authUrl: string;
   /** The revocation endpoint, for OAuth2Client's `endpoints.oauth2RevokeUrl`. */
   revokeUrl: string;
   port: number;
@@ -51,14 +59,19 @@ type Route = { method: string; pattern: RegExp; api: boolean; run: (req: Incomin
 /**
  * A Google Drive v3 REST emulator the real `googleapis` client talks to unmodified (via `rootUrl`):
  * files (list with q/pagination/fields, get, alt=media, export, create, media and multipart
- * uploads, patch, delete), the changes feed, Google's OAuth token endpoint (refresh grant) with
- * bearer checks on every API call, seed/inspect helpers and fault knobs. Not emulated: resumable
- * uploads, permissions, revisions, shared drives, batch requests.
+ * uploads, patch, delete), the changes feed, `about` (the signed-in user), Google's OAuth
+ * authorization endpoint for installed apps (consent page, loopback redirects, PKCE: authorize.ts)
+ * and token endpoint (authorization_code and refresh grants) with bearer checks on every API call,
+ * seed/inspect helpers and fault knobs. Not emulated: resumable uploads, permissions, revisions,
+ * shared drives, batch requests, scopes (every token opens the whole Drive).
  */
 export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Promise<DriveEmulator> {
   const store = new DriveStore();
   const api = new DriveApi(store);
-  const tokens = new OAuthTokens(options.tokenExpiresInSec ?? 3599);
+  const user = options.user ?? { email: 'emulator.user@gmail.com' };
+  const authorization = new GoogleAuthorization(user);
+  for (const client of options.oauthClients ?? []) authorization.addClient(client);
+  const tokens = new OAuthTokens(options.tokenExpiresInSec ?? 3599, authorization);
   const faults = new FaultInjector(options.latencyMs ?? 0);
   const calls: CallRecord[] = [];
   const logger = options.logger;
@@ -74,6 +87,7 @@ export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Pr
     { method: 'DELETE', pattern: /^\/drive\/v3\/files\/([^/]+)$/, api: true, run: (_req, _url, id) => api.deleteFile(id) },
     { method: 'GET', pattern: /^\/drive\/v3\/changes\/startPageToken$/, api: true, run: () => api.startPageToken() },
     { method: 'GET', pattern: /^\/drive\/v3\/changes$/, api: true, run: (_req, url) => api.listChanges(url) },
+    { method: 'GET', pattern: /^\/drive\/v3\/about$/, api: true, run: (_req, url) => about(url, user) },
   ];
 
   const server = createServer((req, res) => {
@@ -91,6 +105,7 @@ export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Pr
     if (faults.latencyMs > 0) await sleep(faults.latencyMs);
     if (url.pathname === '/token' && method === 'POST') return tokens.handleToken(req, res);
     if (url.pathname === '/revoke' && method === 'POST') return tokens.handleRevoke(req, res, url);
+    if (url.pathname === '/o/oauth2/v2/auth') return authorization.handle(req, res, url);
 
     const matches = routes.filter((r) => r.pattern.test(url.pathname));
     const route = matches.find((r) => r.method === method);
@@ -133,12 +148,13 @@ export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Pr
   const host = options.host ?? '127.0.0.1';
   const base = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   logger?.info({ url: base }, 'drive emulator listening');
-  const { seed, inspect } = createSeed(store, tokens, calls);
+  const { seed, inspect } = createSeed(store, tokens, calls, authorization);
 
   let closing: Promise<void> | undefined;
   return {
     url: `${base}/`,
     tokenUrl: `${base}/token`,
+    authUrl: `${base}/o/oauth2/v2/auth`,
     revokeUrl: `${base}/revoke`,
     port,
     seed,

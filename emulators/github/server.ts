@@ -13,12 +13,14 @@ import type { GithubFaults } from './faults';
 import { etagMatches, eventRoutes, orgRoutes } from './routes-events';
 import { gitRoutes } from './routes-git';
 import { repoRoutes } from './routes-repo';
+import { GithubDeviceFlow, type GithubOAuthApp } from './oauth-device';
 import { createRepo, pushCommit } from './seed';
 import type { SeedCommitOptions, SeedRepoOptions } from './seed';
 import type { OrgRoute, OrgState, RepoState, Route, RouteResult } from './shapes';
 
 export type { EventActor, GithubEventJson, SeedEventOptions } from './events';
 export type { GithubFaults } from './faults';
+export type { GithubOAuthApp } from './oauth-device';
 export type { SeedCommitOptions, SeedFiles, SeedRepoOptions } from './seed';
 
 export interface GithubEmulatorOptions {
@@ -38,6 +40,16 @@ export interface GithubEmulatorOptions {
   pollIntervalSeconds?: number;
   /** Receives one debug line per call. Default: none. */
   logger?: Logger;
+  /** Apps the device flow knows (more with `seed.oauthApp`). Default: none. */
+  oauthApps?: GithubOAuthApp[];
+  /** The signed-in user who approves device codes at `/login/device`. Default: `octocat`. */
+  login?: string;
+  /** `interval` of new device codes, in seconds (tests poll faster). Default: 5, GitHub's. */
+  deviceIntervalSeconds?: number;
+  /** Device-flow polls closer together than this answer `slow_down` whatever the interval said (exercises a client's slow_down handling). Default: the interval. */
+  devicePollFloorSeconds?: number;
+  /** `expires_in` of new device codes, in seconds. Default: 900, GitHub's. */
+  deviceCodeExpiresInSeconds?: number;
 }
 
 /** One answered (or dropped: status 0) call, for counting API calls per synced file. */
@@ -72,6 +84,8 @@ export interface GithubEmulator {
     org(login: string): void;
     /** Appends an event (`type`, `payload` as given) to the repository's feed; returns its id. */
     event(fullName: string, options: SeedEventOptions): string;
+    /** Registers an OAuth App or GitHub App for the device flow (`durasync connect github`). */
+    oauthApp(app: GithubOAuthApp): void;
   };
   inspect: {
     calls(): GithubCall[];
@@ -118,6 +132,10 @@ function match(method: string, pathname: string): { route: CompiledRoute; params
 /** A seeded token: its user, the repositories it sees (all when unset), and its rate-limit window. */
 interface Account {
   userId: number;
+  /** `GET /user`'s login. Default: `seed-user-<userId>`. */
+  login?: string;
+  /** Epoch ms after which the token answers 401 (GitHub App user tokens); unset: never. */
+  expiresAt?: number;
   repos?: Set<string>;
   used: number;
   reset: number;
@@ -135,7 +153,8 @@ function tokenOf(req: IncomingMessage): string | undefined {
  * and organization feeds (events seeded with `seed.event`, a `PushEvent` per `seed.commit`; at most 300
  * per feed, `x-poll-interval`, a weak `etag` and a 304 answer to a matching `If-None-Match` that does not
  * count against the rate limit); token auth, per-token primary rate limits with GitHub's headers, and
- * injectable faults. Not emulated: anything outside the routes in routes-*.ts (issues, pulls, search,
+ * injectable faults; `GET /user`; GitHub's OAuth device flow and token endpoint (oauth-device.ts), whose
+ * tokens work on the API as the signed-in user's. Not emulated: anything outside the routes in routes-*.ts (issues, pulls, search,
  * user feeds...), conditional requests on other routes, events for pushes made through the API,
  * GraphQL, webhooks.
  */
@@ -158,6 +177,15 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
   const faults = new FaultState();
   let url = '';
   let concurrentPushes = 0;
+  const oauth = new GithubDeviceFlow({
+    baseUrl: () => url,
+    login: options.login ?? 'octocat',
+    intervalSec: options.deviceIntervalSeconds ?? 5,
+    ...(options.devicePollFloorSeconds === undefined ? {} : { pollFloorSec: options.devicePollFloorSeconds }),
+    ...(options.deviceCodeExpiresInSeconds === undefined ? {} : { codeTtlSec: options.deviceCodeExpiresInSeconds }),
+    register: (token, login, expiresAt) => tokens.set(token, { userId: accountId(login), login, used: 0, reset: 0, ...(expiresAt === null ? {} : { expiresAt }) }),
+  });
+  for (const app of options.oauthApps ?? []) oauth.addApp(app);
 
   const findRepo = (fullName: string): RepoState => {
     const repo = repos.get(fullName.toLowerCase());
@@ -244,9 +272,11 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
         req.socket.destroy();
         return call;
       }
+      const oauthStatus = pathname.startsWith('/login/') ? await oauth.handle(req, res, pathname) : undefined;
+      if (oauthStatus !== undefined) return Object.assign(call, { route: pathname, status: oauthStatus });
       const token = tokenOf(req);
       const account = token ? tokens.get(token) : undefined;
-      if (!account) throw new GithubApiError(401, 'Bad credentials', DOCS.root);
+      if (!account || (account.expiresAt !== undefined && account.expiresAt <= Date.now())) throw new GithubApiError(401, 'Bad credentials', DOCS.root);
       const now = Math.floor(Date.now() / 1000);
       if (now >= account.reset) Object.assign(account, { used: 0, reset: now + 3600 });
       const exhausted = account.used >= limit;
@@ -269,6 +299,10 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
       }
       const injected = faults.take(method, call.route, requestId);
       if (injected) throw injected;
+      if (method === 'GET' && pathname === '/user') {
+        call.route = '/user';
+        return answer(200, { login: account.login ?? `seed-user-${account.userId}`, id: account.userId, type: 'User', site_admin: false });
+      }
       if (!found) throw notFound();
       const result =
         found.route.scope === 'org'
@@ -343,6 +377,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
         if (!orgs.has(login.toLowerCase())) orgs.set(login.toLowerCase(), { id: accountId(login), login });
       },
       event: (fullName, opts) => recordEvent(findRepo(fullName), opts, accountId).id,
+      oauthApp: (app) => oauth.addApp(app),
     },
     inspect: {
       calls: () => calls.map((c) => ({ ...c })),

@@ -29,7 +29,7 @@ export interface RefreshedToken {
   scopes?: string[];
 }
 
-/** The provider refused the refresh token: the user has to authorise durasync again. */
+/** The provider refused the refresh token: the user has to connect the account again (the message names the command). */
 export class TokenRevokedError extends Error {
   override readonly name = 'TokenRevokedError';
   constructor(
@@ -37,8 +37,13 @@ export class TokenRevokedError extends Error {
     readonly accountId: string,
     readonly reason: string,
   ) {
-    super(`the ${provider} token of account ${accountId} was revoked or expired for good (${reason}): re-authorisation needed`);
+    super(`the ${provider} token of account ${accountId} was revoked or expired for good (${reason}); reconnect with: ${reconnectCommand(provider, accountId)}`);
   }
+}
+
+/** The command that stores a fresh token for `provider` and `accountId`. */
+export function reconnectCommand(provider: string, accountId: string): string {
+  return `durasync connect ${provider} --user ${accountId}`;
 }
 
 /** No token is stored for this provider and account. */
@@ -141,7 +146,10 @@ export class TokenService {
           // Someone may have refreshed between our read and our lock.
           const again = await this.options.store.getProviderToken(provider, accountId);
           if (again && this.fresh(again.expiresAt)) return openToken(again.accessToken, again.keyId, this.options.keys);
-          const refreshed = await this.options.refresher.refresh(provider, openToken(row.refreshToken, row.keyId, this.options.keys));
+          const refreshed = await this.options.refresher.refresh(provider, openToken(row.refreshToken, row.keyId, this.options.keys)).catch((err: unknown) => {
+            // Refreshers do not know the account: name it, so that the message says whom to reconnect.
+            throw err instanceof TokenRevokedError ? new TokenRevokedError(provider, accountId, err.reason) : err;
+          });
           await this.save(provider, accountId, refreshed);
           this.options.logger?.info({ provider, accountId }, 'provider token refreshed');
           return refreshed.accessToken;

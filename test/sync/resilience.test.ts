@@ -242,7 +242,7 @@ describe('sync resilience', () => {
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure.type).toBe('TokenRevoked');
     expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toBe(`the google authorisation of user ${user.userId} was revoked: the link needs re-authorisation`);
+    expect(failure.message).toBe(`the google authorisation of user ${user.userId} was revoked: the link needs re-authorisation; reconnect with: durasync connect google --user ${user.userId}`);
     // One refresh grant was tried, and not retried.
     expect(h.drive.inspect.grants(user.refreshToken)).toBe(1);
     const stored = await h.deps.store.getSyncLink(link.id);
