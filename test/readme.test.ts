@@ -70,7 +70,7 @@ function anchorsOf(file: string): Set<string> {
   for (const { line } of proseLines(readFileSync(file, 'utf8'))) {
     const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!m) continue;
-    const base = githubSlug(m[1]);
+    const base = githubSlug(m[1]!);
     const count = seen.get(base) ?? 0;
     seen.set(base, count + 1);
     anchors.add(count === 0 ? base : `${base}-${count}`);
@@ -86,7 +86,7 @@ function linksOf(file: string): Link[] {
   for (const { line, n } of proseLines(readFileSync(file, 'utf8'))) {
     const text = line.replace(/`[^`]*`/g, '``');
     for (const m of text.matchAll(/!?\[(?:[^\]]|``)*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
-      links.push({ file, n, target: m[1] });
+      links.push({ file, n, target: m[1]! });
     }
   }
   return links;
@@ -96,7 +96,7 @@ function linksOf(file: string): Link[] {
 function brokenLink({ file, target }: Link): string | null {
   if (/^[a-z][a-z0-9+.-]*:/i.test(target)) return null; // http:, https:, mailto:
   const [rawPath, anchor] = target.split('#', 2) as [string, string | undefined];
-  const resolved = rawPath === '' ? file : path.resolve(path.dirname(file), decodeURIComponent(rawPath.split('?')[0]));
+  const resolved = rawPath === '' ? file : path.resolve(path.dirname(file), decodeURIComponent(rawPath.split('?')[0]!));
   const rel = path.relative(ROOT, resolved).split(path.sep).join('/');
   if (rel.startsWith('..')) return `${target}: outside the repository`;
   if (!existsSync(resolved)) return PENDING_FILES.includes(rel) ? null : `${target}: no file ${rel}`;
@@ -116,7 +116,7 @@ function stripComment(line: string): string {
     const c = line[i];
     if (quote) { if (c === quote) quote = null; continue; }
     if (c === '\'' || c === '"') quote = c;
-    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]))) return line.slice(0, i);
+    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]!))) return line.slice(0, i);
   }
   return line;
 }
