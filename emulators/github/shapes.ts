@@ -1,4 +1,8 @@
+import type { Activity } from './activity';
 import type { GitStore, Signature } from './git-store';
+import type { HookState } from './hooks';
+import type { IssueState } from './issues';
+import type { GithubWorld } from './world';
 
 /** One emulated repository: its metadata and its git objects and refs. */
 export interface RepoState {
@@ -12,6 +16,10 @@ export interface RepoState {
   store: GitStore;
   /** Its activity feed (`/events`), oldest first, as seeded. */
   events: RepoEvent[];
+  /** Issues by creation order; an issue's number is its index + 1. */
+  issues: IssueState[];
+  /** Its webhooks, with their delivery logs. */
+  hooks: HookState[];
 }
 
 /** One recorded event of a repository's feed; rendered with `eventJson` (events.ts). */
@@ -44,6 +52,12 @@ export interface RouteContext {
   limits: { treeEntries: number; compareFiles: number; pollIntervalSeconds: number };
   /** The organizations seeded with `seed.org`, by lower-cased login. */
   orgs: ReadonlyMap<string, OrgState>;
+  /** The emulator's state, for ids. */
+  world: GithubWorld;
+  /** Records and delivers what a call did (pushes, opened issues, pings). */
+  activity: Activity;
+  /** The user whose token made the call. */
+  user: { login: string; id: number };
 }
 
 /** What an organization route gets: the organization and the repositories of it the token sees. */
@@ -61,7 +75,7 @@ export interface RouteResult {
 /** A route under `/repos/{owner}/{repo}`: answered only when the repository exists and the token sees it. */
 export interface Route {
   scope?: 'repo';
-  method: 'GET' | 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** GitHub's path template, e.g. `/repos/{owner}/{repo}/git/ref/{ref}`; `{ref}`, `{path}` and `{basehead}` may hold slashes. */
   template: string;
   handle(ctx: RouteContext): RouteResult;
