@@ -5,7 +5,7 @@ import { invalidCredentials, loginRequired } from './errors';
 
 export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
 
-interface RefreshToken {
+export interface RefreshToken {
   expiresInSec: number;
   revoked: boolean;
   grants: number;
@@ -16,8 +16,9 @@ interface RefreshToken {
  * tokens exist once seeded (`mint`); each grant answers a fresh random access token.
  */
 export class OAuthTokens {
-  private readonly refreshTokens = new Map<string, RefreshToken>();
-  private readonly accessTokens = new Map<string, number>(); // token -> expiry (epoch ms)
+  /** Both maps are the token store's whole state, read and replaced by persist.ts. */
+  readonly refreshTokens = new Map<string, RefreshToken>();
+  readonly accessTokens = new Map<string, number>(); // token -> expiry (epoch ms)
 
   constructor(private readonly defaultExpiresInSec: number) {}
 
