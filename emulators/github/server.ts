@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, readBody } from '../../lib/http';
 import type { Logger } from '../../lib/logger';
+import { StateFile, notifying } from '../state-file';
 import { Activity } from './activity';
 import { Hookshot } from './deliveries';
 import { DOCS, GithubApiError, badRequest, notFound } from './errors';
@@ -15,6 +16,7 @@ import type { GithubFaults } from './faults';
 import { etagMatches, eventRoutes, orgRoutes } from './routes-events';
 import { deliveryJson, newHook } from './hooks';
 import { issueRoutes, newIssue } from './issues';
+import { accountsPart, countersPart, reposPart } from './persist';
 import { gitRoutes } from './routes-git';
 import { hookRoutes } from './routes-hooks';
 import { repoRoutes } from './routes-repo';
@@ -45,6 +47,13 @@ export interface GithubEmulatorOptions {
   pollIntervalSeconds?: number;
   /** Receives one debug line per call. Default: none. */
   logger?: Logger;
+  /**
+   * Keeps the emulator's state in this JSON file: loaded at start (missing: empty; unreadable: a
+   * StateFileError naming it), saved within 200 ms of every change, flushed by `close()`.
+   * Repositories (git objects, refs, feeds, issues, hooks and deliveries), tokens, organizations
+   * and id counters survive a restart. Default: memory only.
+   */
+  stateFile?: string;
 }
 
 /** One answered (or dropped: status 0) call, for counting API calls per synced file. */
@@ -156,7 +165,11 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
   const limits = { treeEntries: Math.max(1, options.maxTreeEntries ?? 100_000), compareFiles: 300, pollIntervalSeconds: options.pollIntervalSeconds ?? 60 };
   const world = new GithubWorld();
   const { repos, tokens, orgs } = world;
-  const hookshot = new Hookshot(world, { onRecorded: () => undefined });
+  const persist = options.stateFile
+    ? new StateFile(options.stateFile, [reposPart(world), accountsPart(world), countersPart(world)], { emulator: 'github', logger: options.logger })
+    : undefined;
+  await persist?.load();
+  const hookshot = new Hookshot(world, { onRecorded: () => persist?.changed() });
   const activity = new Activity(world, hookshot, () => url);
   const calls: GithubCall[] = [];
   const faults = new FaultState();
@@ -302,6 +315,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
     handle(req, res, requestId)
       .then((call) => {
         calls.push(call);
+        if (call.method !== 'GET') persist?.changed();
         options.logger?.debug({ ...call, requestId }, 'github emulator call');
       })
       .catch((err: unknown) => {
@@ -325,6 +339,8 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
   options.logger?.info({ url }, 'github emulator listening');
 
   let closing: Promise<void> | undefined;
+  /** Seed helpers write: each call schedules a save. */
+  const watched = <T extends object>(seed: T): T => (persist ? notifying(seed, () => persist.changed()) : seed);
   return {
     url,
     port,
@@ -335,8 +351,9 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
           server.closeAllConnections();
         });
         await hookshot.close();
+        await persist?.flush();
       })()),
-    seed: {
+    seed: watched({
       token(token, opts = {}) {
         const visible = opts.repos ? new Set(opts.repos.map((r) => r.toLowerCase())) : undefined;
         const userId = world.next('user');
@@ -366,7 +383,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
         activity.issueOpened(repo, issue);
         return issue.number;
       },
-    },
+    }),
     inspect: {
       calls: () => calls.map((c) => ({ ...c })),
       clearCalls: () => void calls.splice(0),
