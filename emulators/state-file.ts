@@ -6,7 +6,10 @@ import type { Logger } from '../lib/logger';
  * An emulator's state kept in one JSON file (`{ version: 1, emulator, parts: { <key>: ... } }`):
  * loaded once at start, saved after changes (debounced, atomically: a temp file renamed over the
  * old one, at most one write in flight), flushed on close. Each piece of state is a `StatePart`;
- * adding one is one line in the emulator's list of parts.
+ * adding one is one line in the emulator's list of parts, e.g. for a class with snapshot()/restore():
+ * `{ key: 'consents', snapshot: () => consents.snapshot(), restore: (json) => consents.restore(json) }`.
+ * A part missing from an older file is left as it starts; the emulator must also call `changed()`
+ * after the part changes outside a non-GET request (both emulators already do after every such request).
  */
 
 /** One piece of an emulator's state, saved under `key`. */

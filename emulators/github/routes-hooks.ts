@@ -26,7 +26,7 @@ export const hookRoutes: Route[] = [
     handle(ctx) {
       const hook = newHook(ctx.world.next('hook'), ctx.body, ctx.repo.hooks);
       ctx.repo.hooks.push(hook);
-      ctx.activity.ping(ctx.repo, hook, ctx.user);
+      if (hook.active) ctx.activity.ping(ctx.repo, hook, ctx.user);
       const body = json(ctx, hook);
       return { status: 201, body, headers: { location: String(body.url) } };
     },

@@ -45,6 +45,8 @@ export interface GithubEmulatorOptions {
   maxTreeEntries?: number;
   /** The events feeds' `x-poll-interval` (seconds). Default: 60, GitHub's. */
   pollIntervalSeconds?: number;
+  /** How long a webhook receiver has to answer before the delivery is recorded as `timed out`. Default: 10,000, GitHub's. */
+  webhookTimeoutMs?: number;
   /** Receives one debug line per call. Default: none. */
   logger?: Logger;
   /**
@@ -169,7 +171,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
     ? new StateFile(options.stateFile, [reposPart(world), accountsPart(world), countersPart(world)], { emulator: 'github', logger: options.logger })
     : undefined;
   await persist?.load();
-  const hookshot = new Hookshot(world, { onRecorded: () => persist?.changed() });
+  const hookshot = new Hookshot(world, { onRecorded: () => persist?.changed(), timeoutMs: options.webhookTimeoutMs });
   const activity = new Activity(world, hookshot, () => url);
   const calls: GithubCall[] = [];
   const faults = new FaultState();

@@ -266,6 +266,39 @@ test('updates a hook\'s events and active flag, and deletes it with 204', async 
   expect((await gh.repos.listWebhooks(REPO)).data).toEqual([]);
 });
 
+test('records a receiver slower than the timeout as timed out', async () => {
+  const quick = await startGithubEmulator({ webhookTimeoutMs: 100 });
+  try {
+    quick.seed.repo('acme/notes');
+    quick.seed.hook('acme/notes', { url: receiver.url });
+    receiver.answer.delayMs = 500;
+    quick.seed.commit('acme/notes', { files: { 'a.md': 'a' } });
+    await quick.inspect.deliveriesSettled();
+    expect(quick.inspect.deliveries('acme/notes')).toEqual([expect.objectContaining({ event: 'push', status: 'timed out', status_code: 0 })]);
+  } finally {
+    await quick.close();
+  }
+});
+
+test('delivers a form-encoded payload to a hook of content type form, signed over the form body', async () => {
+  emu.seed.hook('acme/notes', { url: receiver.url, secret: SECRET, contentType: 'form' });
+  emu.seed.commit('acme/notes', { files: { 'a.md': 'a' } });
+  await emu.inspect.deliveriesSettled();
+  const [form] = receiver.received;
+  expect(form?.headers['content-type']).toBe('application/x-www-form-urlencoded');
+  expect(verifySignature(SECRET, form?.body ?? Buffer.alloc(0), form?.headers['x-hub-signature-256'])).toBe(true);
+  const fields = new URLSearchParams(form?.body.toString() ?? '');
+  expect(JSON.parse(fields.get('payload') ?? '{}')).toMatchObject({ ref: 'refs/heads/main' });
+});
+
+test('sends no ping to a hook created inactive', async () => {
+  const { data } = await gh.repos.createWebhook({ ...REPO, config: { url: receiver.url }, active: false });
+  expect(data.active).toBe(false);
+  emu.seed.commit('acme/notes', { files: { 'a.md': 'a' } });
+  await emu.inspect.deliveriesSettled();
+  expect(receiver.received).toEqual([]);
+});
+
 test('pings a hook on request with 204', async () => {
   const hookId = emu.seed.hook('acme/notes', { url: receiver.url });
   expect((await gh.repos.pingWebhook({ ...REPO, hook_id: hookId })).status).toBe(204);
