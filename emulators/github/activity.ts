@@ -6,7 +6,7 @@ import { issueJson } from './issues';
 import type { IssueState } from './issues';
 import { pingPayload, pushPayload, repositoryJson, userJson } from './payloads';
 import type { Who } from './payloads';
-import { repoApi } from './shapes';
+import { nowIso, repoApi } from './shapes';
 import type { RepoState } from './shapes';
 import type { GithubWorld } from './world';
 
@@ -39,6 +39,7 @@ export class Activity {
   /** A branch or tag moved, was created (`before` undefined), or was force-pushed. */
   refUpdated(repo: RepoState, update: RefUpdateInput): void {
     const sender = this.who(update.actor);
+    repo.pushedAt = nowIso();
     // A new branch lists only the commits no other ref has.
     const otherHeads = [...repo.store.refs].filter(([ref]) => ref !== update.ref).map(([, sha]) => sha);
     recordPush(repo, { ref: update.ref, before: update.before, head: update.after, actor: sender }, this.world);

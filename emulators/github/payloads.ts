@@ -91,7 +91,7 @@ export function pushPayload(api: string, repo: RepoState, push: RefUpdate): Reco
     ref: push.ref,
     before: push.before ?? NO_COMMIT,
     after: push.after ?? NO_COMMIT,
-    repository: { ...repository, created_at: epoch(repository.created_at), pushed_at: Math.floor(Date.now() / 1000), master_branch: repo.defaultBranch },
+    repository: { ...repository, created_at: epoch(repository.created_at), pushed_at: epoch(repository.pushed_at), master_branch: repo.defaultBranch },
     pusher: { ...push.pusher },
     sender: userJson(api, push.sender),
     created,

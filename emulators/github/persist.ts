@@ -36,7 +36,7 @@ function loadRepo(raw: unknown, i: number): RepoState {
   }
   for (const [ref, sha] of list(s.refs, `repos[${i}].store.refs`) as Array<[string, string]>) store.refs.set(ref, sha);
   store.seq = s.seq;
-  return { ...saved, events: list(saved.events, 'events') as RepoState['events'], issues: saved.issues ?? [], hooks: saved.hooks ?? [], store };
+  return { ...saved, pushedAt: saved.pushedAt ?? saved.createdAt, events: list(saved.events, 'events') as RepoState['events'], issues: saved.issues ?? [], hooks: saved.hooks ?? [], store };
 }
 
 /** Every repository with its git objects (blobs as base64), refs, events feed, issues, and hooks with their secrets and delivery logs. */

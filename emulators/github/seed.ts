@@ -64,6 +64,7 @@ export function createRepo(fullName: string, id: number, options: SeedRepoOption
     defaultBranch: options.defaultBranch ?? 'main',
     private: options.private ?? true,
     createdAt: nowIso(),
+    pushedAt: nowIso(),
     store: new GitStore(),
     events: [],
     issues: [],

@@ -13,6 +13,8 @@ export interface RepoState {
   defaultBranch: string;
   private: boolean;
   createdAt: string;
+  /** The last ref update's time (`pushed_at`). */
+  pushedAt: string;
   store: GitStore;
   /** Its activity feed (`/events`), oldest first, as seeded. */
   events: RepoEvent[];
@@ -123,7 +125,7 @@ export function repoJson(ctx: Pick<RouteContext, 'api' | 'repo'>): Record<string
     default_branch: repo.defaultBranch,
     created_at: repo.createdAt,
     updated_at: repo.createdAt,
-    pushed_at: repo.createdAt,
+    pushed_at: repo.pushedAt,
     permissions: { admin: false, maintain: false, push: true, triage: true, pull: true },
   };
 }

@@ -39,7 +39,7 @@ interface Delivered extends Record<string, unknown> {
   forced: boolean;
   commits: PushCommit[];
   head_commit: PushCommit | null;
-  repository: { created_at: unknown };
+  repository: { created_at: unknown; pushed_at: unknown };
 }
 const payload = (r: ReceivedHook | undefined): Delivered => JSON.parse(r?.body.toString('utf8') ?? 'null') as Delivered;
 const events = () => receiver.received.map((r) => r.headers['x-github-event']);
@@ -150,6 +150,7 @@ test('delivers a push for a commit made through the git data API, as GitHub shap
   ]);
   expect(body.head_commit).toEqual(body.commits[0]);
   expect(typeof body.repository.created_at).toBe('number');
+  expect((await gh.repos.get(REPO)).data.pushed_at).toBe(new Date(Number(body.repository.pushed_at) * 1000).toISOString().replace('.000Z', 'Z'));
 
   const normalized = normalizeEvent('github', 'push', body);
   expect(normalized).toMatchObject({ kind: 'push', repository: 'acme/notes', title: '1 commit pushed to main', occurrenceKey: `push:acme/notes:refs/heads/main:${sha}` });

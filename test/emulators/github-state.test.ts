@@ -89,6 +89,9 @@ test('keeps repositories, SHAs, tokens, hooks, issues and feeds across a restart
   const { data: hook2 } = await gh.repos.createWebhook({ ...REPO, config: { url: `${receiver.url}/2` } });
   expect(hook2.id).toBeGreaterThan(hook.id);
   emu.seed.repo('acme/later');
+  const actorIds = eventsBefore.map((e) => e.actor.id);
+  emu.seed.event('acme/notes', { type: 'WatchEvent', payload: { action: 'started' }, actor: { login: 'newcomer' } });
+  expect(emu.inspect.events('acme/notes')[0]?.actor.id).toBeGreaterThan(Math.max(...actorIds));
   expect((await gh.repos.get({ owner: 'acme', repo: 'later' })).data.id).toBeGreaterThan(repoBefore.id);
 
   // The hook still delivers, signed with its saved secret.
