@@ -48,7 +48,7 @@ export interface DriveEmulator {
   faults: Faults;
   /** Later refresh grants with this token answer 400 invalid_grant. */
   revoke(refreshToken: string): void;
-  /** Stops the server, dropping keep-alive connections. Idempotent. */
+  /** Stops the server, dropping keep-alive connections, then saves the state file. Idempotent. */
   close(): Promise<void>;
 }
 

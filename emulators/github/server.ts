@@ -71,7 +71,7 @@ export interface GithubEmulator {
   /** Octokit's `baseUrl`, e.g. http://127.0.0.1:41234. */
   url: string;
   port: number;
-  /** Stops the server, dropping keep-alive connections. Idempotent. */
+  /** Stops the server, dropping keep-alive connections and webhook deliveries not yet answered (unrecorded), then saves the state file. Idempotent. */
   close(): Promise<void>;
   seed: {
     /**
@@ -83,7 +83,7 @@ export interface GithubEmulator {
     repo(fullName: string, options?: SeedRepoOptions): string;
     /**
      * A user's push: one commit on `branch` (null deletes a path; `parent` makes it a force push); returns its sha.
-     * Records a `PushEvent` in the repository's feed (`options.actor`, default: the author's name as a login).
+     * Records a `PushEvent` in the repository's feed (`options.actor`, default: the author's name as a login) and delivers `push`.
      */
     commit(fullName: string, options: SeedCommitOptions): string;
     /**
