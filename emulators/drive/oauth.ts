@@ -6,16 +6,12 @@ import { invalidCredentials, loginRequired } from './errors';
 
 export const DRIVE_SCOPE = 'https://www.googleapis.com/auth/drive';
 
-interface RefreshToken {
+export interface RefreshToken {
   expiresInSec: number;
   revoked: boolean;
   grants: number;
 }
 
-export interface OAuthTokensSnapshot {
-  refreshTokens: Array<[string, RefreshToken]>;
-  accessTokens: Array<[string, number]>;
-}
 
 /**
  * Google's OAuth 2.0 token endpoint and the access tokens it issues: the refresh grant, and the
@@ -24,22 +20,15 @@ export interface OAuthTokensSnapshot {
  * seeded (`mint`) or issued; each grant answers a fresh random access token.
  */
 export class OAuthTokens {
-  private readonly refreshTokens = new Map<string, RefreshToken>();
-  private readonly accessTokens = new Map<string, number>(); // token -> expiry (epoch ms)
+  /** Both maps are the token store's whole state, read and replaced by persist.ts. */
+  readonly refreshTokens = new Map<string, RefreshToken>();
+  readonly accessTokens = new Map<string, number>(); // token -> expiry (epoch ms)
 
   constructor(
     private readonly defaultExpiresInSec: number,
     private readonly codes?: Pick<GoogleAuthorization, 'redeem'>,
   ) {}
 
-  snapshot(): OAuthTokensSnapshot {
-    return { refreshTokens: [...this.refreshTokens].map(([t, e]) => [t, { ...e }]), accessTokens: [...this.accessTokens] };
-  }
-
-  restore(snapshot: OAuthTokensSnapshot): void {
-    for (const [token, entry] of snapshot.refreshTokens) this.refreshTokens.set(token, { ...entry });
-    for (const [token, expiry] of snapshot.accessTokens) this.accessTokens.set(token, expiry);
-  }
 
   /** Registers `refreshToken` (if new) and issues an access token for it directly. */
   mint(refreshToken: string, expiresInSec?: number): { accessToken: string; expiresInSec: number } {

@@ -4,14 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError } from '../../lib/http';
 import type { Logger } from '../../lib/logger';
+import { StateFile, notifying } from '../state-file';
 import { DriveApi } from './api';
 import type { ApiResult } from './api';
 import { DriveApiError, badRequest, notFound } from './errors';
 import { FaultInjector } from './faults';
 import type { Faults } from './faults';
 import { OAuthTokens } from './oauth';
-import { GoogleAuthorization, type OAuthClient } from './authorize';
+import { GoogleAuthorization, type AuthorizationSnapshot, type OAuthClient } from './authorize';
 import { about, type DriveUser } from './about';
+import { driveStorePart, oauthTokensPart } from './persist';
 import { createSeed } from './seed';
 import type { CallRecord, DriveInspect, DriveSeed } from './seed';
 import { DriveStore } from './store';
@@ -31,6 +33,12 @@ export interface DriveEmulatorOptions {
   oauthClients?: OAuthClient[];
   /** The signed-in Google user: the consent page and `about.get` show it. Default: `emulator.user@gmail.com`. */
   user?: DriveUser;
+  /**
+   * Keeps the workspace in this JSON file: loaded at start (missing: empty; unreadable: a
+   * StateFileError naming it), saved within 200 ms of every change, flushed by `close()`. Files,
+   * contents, change log and page tokens, and OAuth tokens survive a restart. Default: memory only.
+   */
+  stateFile?: string;
 }
 
 export interface DriveEmulator {
@@ -48,7 +56,7 @@ export interface DriveEmulator {
   faults: Faults;
   /** Later refresh grants with this token answer 400 invalid_grant. */
   revoke(refreshToken: string): void;
-  /** Stops the server, dropping keep-alive connections. Idempotent. */
+  /** Stops the server, dropping keep-alive connections, then saves the state file. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -75,6 +83,8 @@ export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Pr
   const faults = new FaultInjector(options.latencyMs ?? 0);
   const calls: CallRecord[] = [];
   const logger = options.logger;
+  const persist = options.stateFile ? new StateFile(options.stateFile, [driveStorePart(store), oauthTokensPart(tokens), { key: 'authorization', snapshot: () => authorization.snapshot(), restore: (j) => authorization.restore(j as AuthorizationSnapshot) }], { emulator: 'drive', logger }) : undefined;
+  await persist?.load();
   const F = '/drive/v3/files';
   const routes: Route[] = [
     { method: 'GET', pattern: /^\/drive\/v3\/files$/, api: true, run: (_req, url) => api.listFiles(url) },
@@ -102,6 +112,7 @@ export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Pr
     const url = new URL(req.url ?? '/', 'http://emulator');
     const method = req.method ?? 'GET';
     logger?.debug({ method, path: url.pathname }, 'drive emulator request');
+    if (persist && method !== 'GET') res.once('close', () => persist.changed());
     if (faults.latencyMs > 0) await sleep(faults.latencyMs);
     if (url.pathname === '/token' && method === 'POST') return tokens.handleToken(req, res);
     if (url.pathname === '/revoke' && method === 'POST') return tokens.handleRevoke(req, res, url);
@@ -148,7 +159,8 @@ export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Pr
   const host = options.host ?? '127.0.0.1';
   const base = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   logger?.info({ url: base }, 'drive emulator listening');
-  const { seed, inspect } = createSeed(store, tokens, calls, authorization);
+  const { seed: seeds, inspect } = createSeed(store, tokens, calls, authorization);
+  const seed = persist ? notifying(seeds, () => persist.changed()) : seeds;
 
   let closing: Promise<void> | undefined;
   return {
@@ -160,12 +172,18 @@ export async function startDriveEmulator(options: DriveEmulatorOptions = {}): Pr
     seed,
     inspect,
     faults,
-    revoke: (refreshToken) => tokens.revoke(refreshToken),
+    revoke(refreshToken) {
+      tokens.revoke(refreshToken);
+      persist?.changed();
+    },
     close: () =>
-      (closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      })),
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await persist?.flush();
+      })()),
   };
 }
 

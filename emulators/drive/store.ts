@@ -90,10 +90,11 @@ export function toResource(file: StoredFile): FileResource {
  * change log every mutation appends to (a page token is a position in it).
  */
 export class DriveStore {
-  readonly rootId = newId();
-  private readonly files = new Map<string, StoredFile>();
-  private readonly log: ChangeEntry[] = [];
-  private lastMillis = 0;
+  /** The fields below are the store's whole state, read and replaced by persist.ts. */
+  rootId = newId();
+  readonly files = new Map<string, StoredFile>();
+  readonly log: ChangeEntry[] = [];
+  lastMillis = 0;
 
   constructor() {
     const now = this.now();

@@ -12,6 +12,8 @@ export const DOCS = {
   contents: 'https://docs.github.com/rest/repos/contents#get-repository-content',
   compare: 'https://docs.github.com/rest/commits/commits#compare-two-commits',
   listCommits: 'https://docs.github.com/rest/commits/commits#list-commits',
+  hooks: 'https://docs.github.com/rest/repos/webhooks',
+  issues: 'https://docs.github.com/rest/issues/issues',
   orgEvents: 'https://docs.github.com/rest/activity/events#list-public-organization-events',
   /** What GitHub's 422 past a feed's pagination limit links to. */
   pagination: 'https://docs.github.com/v3/#pagination',

@@ -1,5 +1,6 @@
 import { nowIso } from './shapes';
 import type { OrgState, RepoEvent, RepoState } from './shapes';
+import type { Ids } from './world';
 
 /** Recording and rendering the Events API's events (`/repos/{owner}/{repo}/events`, `/orgs/{org}/events`). */
 
@@ -37,10 +38,6 @@ export const FEED_LIMIT = 300;
 const FEED_MAX_AGE_MS = 90 * 24 * 3600 * 1000;
 const NO_COMMIT = '0'.repeat(40);
 
-// Ids increase across emulators in one process, as GitHub's do across repositories.
-let nextEventId = 40_000_000_000;
-let nextPushId = 20_000_000_000;
-
 /** A git author name as a GitHub login: "Seed User" -> "seed-user" (at most 39 characters, as GitHub allows). */
 export function slugLogin(name: string): string {
   const slug = name
@@ -59,14 +56,14 @@ function isoSeconds(value: string | Date | undefined): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** Appends an event to the repository's feed; `userId` gives an actor without an id its stable id. */
-export function recordEvent(repo: RepoState, options: SeedEventOptions, userId: (login: string) => number): RepoEvent {
+/** Appends an event to the repository's feed; an actor without an id gets its login's stable id. */
+export function recordEvent(repo: RepoState, options: SeedEventOptions, ids: Ids): RepoEvent {
   if (!options.type) throw new Error('seed.event: type is required');
   const login = options.actor?.login ?? 'seed-user';
   const event: RepoEvent = {
-    id: String(nextEventId++),
+    id: String(ids.next('event')),
     type: options.type,
-    actor: { login, id: options.actor?.id ?? userId(login) },
+    actor: { login, id: options.actor?.id ?? ids.accountId(login) },
     payload: structuredClone(options.payload),
     createdAt: isoSeconds(options.createdAt),
   };
@@ -74,14 +71,14 @@ export function recordEvent(repo: RepoState, options: SeedEventOptions, userId: 
   return event;
 }
 
-/** The `PushEvent` of a push that moved `branch` from `before` (undefined: a new branch) to `head`, in its 2025 shape. */
+/** The `PushEvent` of a push that moved `ref` (`refs/heads/main`) from `before` (undefined: a new ref) to `head`, in its 2025 shape. */
 export function recordPush(
   repo: RepoState,
-  push: { branch: string; before: string | undefined; head: string; actor: EventActor },
-  userId: (login: string) => number,
+  push: { ref: string; before: string | undefined; head: string; actor: EventActor },
+  ids: Ids,
 ): RepoEvent {
-  const payload = { repository_id: repo.id, push_id: nextPushId++, ref: `refs/heads/${push.branch}`, head: push.head, before: push.before ?? NO_COMMIT };
-  return recordEvent(repo, { type: 'PushEvent', payload, actor: push.actor }, userId);
+  const payload = { repository_id: repo.id, push_id: ids.next('push'), ref: push.ref, head: push.head, before: push.before ?? NO_COMMIT };
+  return recordEvent(repo, { type: 'PushEvent', payload, actor: push.actor }, ids);
 }
 
 /** Newest first: by `created_at`, then by id. */

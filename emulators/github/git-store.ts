@@ -63,7 +63,8 @@ export class GitStore {
   readonly objects = new Map<string, GitObject>();
   /** Full ref names (`refs/heads/main`) → commit sha. */
   readonly refs = new Map<string, string>();
-  private seq = 0;
+  /** The last commit's creation order (persist.ts saves and restores it). */
+  seq = 0;
 
   putBlob(data: Buffer): string {
     const sha = hashObject('blob', data);

@@ -103,6 +103,7 @@ export const gitRoutes: Route[] = [
       if (!isSha(sha) || !ctx.repo.store.commit(sha)) throw unprocessable('Object does not exist', DOCS.createRef);
       if (ctx.repo.store.refs.has(ref)) throw unprocessable('Reference already exists', DOCS.createRef);
       ctx.repo.store.refs.set(ref, sha);
+      ctx.activity.refUpdated(ctx.repo, { ref, before: undefined, after: sha, actor: ctx.user });
       return { status: 201, body: refJson(ctx, ref, sha), headers: { location: `${repoApi(ctx)}/git/${ref}` } };
     },
   },
@@ -118,6 +119,7 @@ export const gitRoutes: Route[] = [
       if (!current) throw unprocessable('Reference does not exist', DOCS.updateRef);
       if (force !== true && !store.isAncestor(current, sha)) throw unprocessable('Update is not a fast forward', DOCS.updateRef);
       store.refs.set(ref, sha);
+      if (sha !== current) ctx.activity.refUpdated(ctx.repo, { ref, before: current, after: sha, actor: ctx.user });
       return { status: 200, body: refJson(ctx, ref, sha) };
     },
   },

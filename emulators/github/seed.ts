@@ -33,21 +33,42 @@ export interface SeedCommitOptions {
   actor?: EventActor;
 }
 
-let nextRepoId = 1000;
+export interface SeedHookOptions {
+  url: string;
+  /** Signs deliveries (`X-Hub-Signature-256`). Default: none, unsigned. */
+  secret?: string;
+  /** Default: `['push']`. */
+  events?: string[];
+  /** Default: json. */
+  contentType?: 'json' | 'form';
+  /** Default: true. */
+  active?: boolean;
+}
 
-export function createRepo(fullName: string, options: SeedRepoOptions = {}): RepoState {
+export interface SeedIssueOptions {
+  title: string;
+  /** Default: none (null). */
+  body?: string;
+  /** Who opens it. Default: `seed-user`. */
+  actor?: EventActor;
+}
+
+export function createRepo(fullName: string, id: number, options: SeedRepoOptions = {}): RepoState {
   const [owner, name, extra] = fullName.split('/');
   if (!owner || !name || extra !== undefined) throw new Error(`seed.repo: expected "owner/name", got "${fullName}"`);
   const repo: RepoState = {
-    id: nextRepoId++,
+    id,
     owner,
     name,
     fullName,
     defaultBranch: options.defaultBranch ?? 'main',
     private: options.private ?? true,
     createdAt: nowIso(),
+    pushedAt: nowIso(),
     store: new GitStore(),
     events: [],
+    issues: [],
+    hooks: [],
   };
   pushCommit(repo, { files: options.files ?? {}, message: 'Initial commit' });
   return repo;

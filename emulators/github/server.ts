@@ -5,23 +5,32 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpError, readBody } from '../../lib/http';
 import type { Logger } from '../../lib/logger';
+import { StateFile, notifying } from '../state-file';
+import { Activity } from './activity';
+import { Hookshot } from './deliveries';
 import { DOCS, GithubApiError, badRequest, notFound } from './errors';
-import { eventJson, newestFirst, recordEvent, recordPush, slugLogin } from './events';
+import { eventJson, newestFirst, recordEvent, slugLogin } from './events';
 import type { GithubEventJson, SeedEventOptions } from './events';
 import { FaultState } from './faults';
 import type { GithubFaults } from './faults';
 import { etagMatches, eventRoutes, orgRoutes } from './routes-events';
+import { deliveryJson, newHook } from './hooks';
+import { issueRoutes, newIssue } from './issues';
+import { accountsPart, countersPart, reposPart } from './persist';
 import { gitRoutes } from './routes-git';
+import { hookRoutes } from './routes-hooks';
 import { repoRoutes } from './routes-repo';
-import { GithubDeviceFlow, type GithubOAuthApp } from './oauth-device';
+import { GithubDeviceFlow, type DeviceFlowSnapshot, type GithubOAuthApp } from './oauth-device';
 import { createRepo, pushCommit } from './seed';
-import type { SeedCommitOptions, SeedRepoOptions } from './seed';
+import type { SeedCommitOptions, SeedHookOptions, SeedIssueOptions, SeedRepoOptions } from './seed';
 import type { OrgRoute, OrgState, RepoState, Route, RouteResult } from './shapes';
+import { GithubWorld } from './world';
+import type { Account } from './world';
 
 export type { EventActor, GithubEventJson, SeedEventOptions } from './events';
 export type { GithubFaults } from './faults';
 export type { GithubOAuthApp } from './oauth-device';
-export type { SeedCommitOptions, SeedFiles, SeedRepoOptions } from './seed';
+export type { SeedCommitOptions, SeedFiles, SeedHookOptions, SeedIssueOptions, SeedRepoOptions } from './seed';
 
 export interface GithubEmulatorOptions {
   /** Default: 0, a free port. */
@@ -38,6 +47,8 @@ export interface GithubEmulatorOptions {
   maxTreeEntries?: number;
   /** The events feeds' `x-poll-interval` (seconds). Default: 60, GitHub's. */
   pollIntervalSeconds?: number;
+  /** How long a webhook receiver has to answer before the delivery is recorded as `timed out`. Default: 10,000, GitHub's. */
+  webhookTimeoutMs?: number;
   /** Receives one debug line per call. Default: none. */
   logger?: Logger;
   /** Apps the device flow knows (more with `seed.oauthApp`). Default: none. */
@@ -50,6 +61,13 @@ export interface GithubEmulatorOptions {
   devicePollFloorSeconds?: number;
   /** `expires_in` of new device codes, in seconds. Default: 900, GitHub's. */
   deviceCodeExpiresInSeconds?: number;
+  /**
+   * Keeps the emulator's state in this JSON file: loaded at start (missing: empty; unreadable: a
+   * StateFileError naming it), saved within 200 ms of every change, flushed by `close()`.
+   * Repositories (git objects, refs, feeds, issues, hooks and deliveries), tokens, organizations
+   * and id counters survive a restart. Default: memory only.
+   */
+  stateFile?: string;
 }
 
 /** One answered (or dropped: status 0) call, for counting API calls per synced file. */
@@ -65,16 +83,19 @@ export interface GithubEmulator {
   /** Octokit's `baseUrl`, e.g. http://127.0.0.1:41234. */
   url: string;
   port: number;
-  /** Stops the server, dropping keep-alive connections. Idempotent. */
+  /** Stops the server, dropping keep-alive connections and webhook deliveries not yet answered (unrecorded), then saves the state file. Idempotent. */
   close(): Promise<void>;
   seed: {
-    /** Registers a token; `repos` ("owner/name") limits what it sees (others answer 404). Default: every repository. */
-    token(token: string, options?: { repos?: string[] }): void;
+    /**
+     * Registers a token; `repos` ("owner/name") limits what it sees (others answer 404). Default: every repository.
+     * `login` is its user, the pusher and sender of what it does. Default: `user-<n>`, n counting tokens from 1.
+     */
+    token(token: string, options?: { repos?: string[]; login?: string }): void;
     /** Creates a repository with one initial commit on its default branch; returns that commit's sha. */
     repo(fullName: string, options?: SeedRepoOptions): string;
     /**
      * A user's push: one commit on `branch` (null deletes a path; `parent` makes it a force push); returns its sha.
-     * Records a `PushEvent` in the repository's feed (`options.actor`, default: the author's name as a login).
+     * Records a `PushEvent` in the repository's feed (`options.actor`, default: the author's name as a login) and delivers `push`.
      */
     commit(fullName: string, options: SeedCommitOptions): string;
     /**
@@ -86,6 +107,10 @@ export interface GithubEmulator {
     event(fullName: string, options: SeedEventOptions): string;
     /** Registers an OAuth App or GitHub App for the device flow (`durasync connect github`). */
     oauthApp(app: GithubOAuthApp): void;
+    /** Adds a webhook (events default `['push']`, no `ping` sent) and returns its id; it gets every later push, issue... it subscribes to. */
+    hook(fullName: string, options: SeedHookOptions): number;
+    /** Opens an issue as `actor` (default: `seed-user`): records an `IssuesEvent` and delivers `issues`; returns its number. */
+    issue(fullName: string, options: SeedIssueOptions): number;
   };
   inspect: {
     calls(): GithubCall[];
@@ -98,6 +123,10 @@ export interface GithubEmulator {
     ref(fullName: string, branch: string): string | undefined;
     /** Every event recorded for the repository, newest first, as the Events API shows them (no 300 or 90-day cut). */
     events(fullName: string): GithubEventJson[];
+    /** Every webhook delivery of the repository, oldest first, as `GET .../deliveries/{id}` shows it, with its `hook_id`. */
+    deliveries(fullName: string): Array<Record<string, unknown> & { hook_id: number }>;
+    /** Resolves once every queued webhook delivery has been attempted. */
+    deliveriesSettled(): Promise<void>;
   };
   faults: { set(faults: GithubFaults): void; reset(): void };
 }
@@ -107,7 +136,7 @@ type CompiledRoute = (Route | OrgRoute) & {
   names: string[];
 };
 
-const ROUTES: CompiledRoute[] = [...repoRoutes, ...gitRoutes, ...eventRoutes, ...orgRoutes].map((route) => {
+const ROUTES: CompiledRoute[] = [...repoRoutes, ...gitRoutes, ...eventRoutes, ...hookRoutes, ...issueRoutes, ...orgRoutes].map((route) => {
   const names: string[] = [];
   const source = route.template.replace(/\/\{(\w+)\}/g, (_, name: string) => {
     names.push(name);
@@ -129,18 +158,6 @@ function match(method: string, pathname: string): { route: CompiledRoute; params
   return undefined;
 }
 
-/** A seeded token: its user, the repositories it sees (all when unset), and its rate-limit window. */
-interface Account {
-  userId: number;
-  /** `GET /user`'s login. Default: `seed-user-<userId>`. */
-  login?: string;
-  /** Epoch ms after which the token answers 401 (GitHub App user tokens); unset: never. */
-  expiresAt?: number;
-  repos?: Set<string>;
-  used: number;
-  reset: number;
-}
-
 function tokenOf(req: IncomingMessage): string | undefined {
   const m = /^(?:token|bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '');
   return m?.[1];
@@ -150,42 +167,41 @@ function tokenOf(req: IncomingMessage): string | undefined {
  * GitHub's REST API for the Drive <-> GitHub sync, in memory, for tests and offline runs: repositories
  * with a real content-addressed git object store (git's own SHAs), the git data API (refs, commits,
  * trees, blobs), contents, commits (with `link` pagination), compare, and the Events API's repository
- * and organization feeds (events seeded with `seed.event`, a `PushEvent` per `seed.commit`; at most 300
- * per feed, `x-poll-interval`, a weak `etag` and a 304 answer to a matching `If-None-Match` that does not
- * count against the rate limit); token auth, per-token primary rate limits with GitHub's headers, and
- * injectable faults; `GET /user`; GitHub's OAuth device flow and token endpoint (oauth-device.ts), whose
- * tokens work on the API as the signed-in user's. Not emulated: anything outside the routes in routes-*.ts (issues, pulls, search,
- * user feeds...), conditional requests on other routes, events for pushes made through the API,
- * GraphQL, webhooks.
+ * and organization feeds (events seeded with `seed.event`, a `PushEvent` per ref update, seeded or
+ * through the API, an `IssuesEvent` per opened issue; at most 300 per feed, `x-poll-interval`, a weak
+ * `etag` and a 304 answer to a matching `If-None-Match` that does not count against the rate limit);
+ * opening issues; repository webhooks (hooks.ts, routes-hooks.ts) delivering signed `ping`, `push` and
+ * `issues` events as GitHub's Hookshot does (deliveries.ts); token auth, per-token primary rate limits
+ * with GitHub's headers, and injectable faults; `GET /user`; GitHub's OAuth device flow and token
+ * endpoint (oauth-device.ts), whose tokens work on the API as the signed-in user's. Not emulated: anything outside the routes in
+ * routes-*.ts and issues.ts (pulls, search, user feeds, other issue routes...), conditional requests
+ * on other routes, GraphQL, organization webhooks, GitHub's refusal of hook urls on localhost.
  */
 export async function startGithubEmulator(options: GithubEmulatorOptions = {}): Promise<GithubEmulator> {
   const limit = options.rateLimit ?? 5000;
   const limits = { treeEntries: Math.max(1, options.maxTreeEntries ?? 100_000), compareFiles: 300, pollIntervalSeconds: options.pollIntervalSeconds ?? 60 };
-  const repos = new Map<string, RepoState>();
-  const tokens = new Map<string, Account>();
-  const orgs = new Map<string, OrgState>();
-  const accountIds = new Map<string, number>();
-  let nextAccountId = 10_000;
-  /** The id of a user or organization login, stable for the emulator's life (one id space, as GitHub's). */
-  const accountId = (login: string): number => {
-    const key = login.toLowerCase();
-    const id = accountIds.get(key) ?? nextAccountId++;
-    accountIds.set(key, id);
-    return id;
-  };
-  const calls: GithubCall[] = [];
-  const faults = new FaultState();
+  const world = new GithubWorld();
+  const { repos, tokens, orgs } = world;
   let url = '';
-  let concurrentPushes = 0;
   const oauth = new GithubDeviceFlow({
     baseUrl: () => url,
     login: options.login ?? 'octocat',
     intervalSec: options.deviceIntervalSeconds ?? 5,
     ...(options.devicePollFloorSeconds === undefined ? {} : { pollFloorSec: options.devicePollFloorSeconds }),
     ...(options.deviceCodeExpiresInSeconds === undefined ? {} : { codeTtlSec: options.deviceCodeExpiresInSeconds }),
-    register: (token, login, expiresAt) => tokens.set(token, { userId: accountId(login), login, used: 0, reset: 0, ...(expiresAt === null ? {} : { expiresAt }) }),
+    register: (token, login, expiresAt) => tokens.set(token, { userId: world.accountId(login), login, used: 0, reset: 0, ...(expiresAt === null ? {} : { expiresAt }) }),
   });
   for (const app of options.oauthApps ?? []) oauth.addApp(app);
+  const deviceFlowPart = { key: 'deviceFlow', snapshot: () => oauth.snapshot(), restore: (j: unknown) => oauth.restore(j as DeviceFlowSnapshot) };
+  const persist = options.stateFile
+    ? new StateFile(options.stateFile, [reposPart(world), accountsPart(world), countersPart(world), deviceFlowPart], { emulator: 'github', logger: options.logger })
+    : undefined;
+  await persist?.load();
+  const hookshot = new Hookshot(world, { onRecorded: () => persist?.changed(), timeoutMs: options.webhookTimeoutMs });
+  const activity = new Activity(world, hookshot, () => url);
+  const calls: GithubCall[] = [];
+  const faults = new FaultState();
+  let concurrentPushes = 0;
 
   const findRepo = (fullName: string): RepoState => {
     const repo = repos.get(fullName.toLowerCase());
@@ -195,12 +211,15 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
 
   /** A user's push (seeded, or a concurrent push fault) and the `PushEvent` it records. */
   function userPush(repo: RepoState, opts: SeedCommitOptions): string {
-    const branch = opts.branch ?? repo.defaultBranch;
-    const before = repo.store.refs.get(`refs/heads/${branch}`);
+    const ref = `refs/heads/${opts.branch ?? repo.defaultBranch}`;
+    const before = repo.store.refs.get(ref);
     const head = pushCommit(repo, opts);
-    recordPush(repo, { branch, before, head, actor: opts.actor ?? { login: slugLogin(opts.author?.name ?? 'Seed User') } }, accountId);
+    const pusher = opts.author ?? { name: 'Seed User', email: 'seed@durasync.invalid' };
+    activity.refUpdated(repo, { ref, before, after: head, actor: opts.actor ?? { login: slugLogin(pusher.name) }, pusher });
     return head;
   }
+
+  const userOf = (account: Account) => ({ login: account.login, id: world.accountId(account.login) });
 
   /** The organization of `/orgs/{org}` and its repositories the account sees; 404 unless seeded with `seed.org` and owning one. */
   function orgScope(login: string, account: Account): { org: OrgState; repos: RepoState[] } {
@@ -250,7 +269,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
         throw badRequest('Problems parsing JSON');
       }
     }
-    return route.handle({ repo, params, query, body, api: url, limits, orgs });
+    return route.handle({ repo, params, query, body, api: url, limits, orgs, world, activity, user: userOf(account) });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<GithubCall> {
@@ -306,7 +325,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
       if (!found) throw notFound();
       const result =
         found.route.scope === 'org'
-          ? found.route.handle({ ...orgScope(found.params.org ?? '', account), params: found.params, query, body: {}, api: url, limits, orgs })
+          ? found.route.handle({ ...orgScope(found.params.org ?? '', account), params: found.params, query, body: {}, api: url, limits, orgs, world, activity, user: userOf(account) })
           : await handleRepoRoute(req, method, found.route, found.params, query, account);
       const etag = result.headers?.etag;
       if (method === 'GET' && result.status === 200 && etag && etagMatches(req.headers['if-none-match'], etag)) {
@@ -329,6 +348,7 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
     handle(req, res, requestId)
       .then((call) => {
         calls.push(call);
+        if (call.method !== 'GET') persist?.changed();
         options.logger?.debug({ ...call, requestId }, 'github emulator call');
       })
       .catch((err: unknown) => {
@@ -352,33 +372,52 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
   options.logger?.info({ url }, 'github emulator listening');
 
   let closing: Promise<void> | undefined;
-  let nextUserId = 1;
+  /** Seed helpers write: each call schedules a save. */
+  const watched = <T extends object>(seed: T): T => (persist ? notifying(seed, () => persist.changed()) : seed);
   return {
     url,
     port,
     close: () =>
-      (closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      })),
-    seed: {
+      (closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await hookshot.close();
+        await persist?.flush();
+      })()),
+    seed: watched({
       token(token, opts = {}) {
         const visible = opts.repos ? new Set(opts.repos.map((r) => r.toLowerCase())) : undefined;
-        tokens.set(token, { userId: nextUserId++, ...(visible ? { repos: visible } : {}), used: 0, reset: 0 });
+        const userId = world.next('user');
+        tokens.set(token, { userId, login: opts.login ?? `user-${userId}`, ...(visible ? { repos: visible } : {}), used: 0, reset: 0 });
       },
       repo(fullName, opts) {
         if (repos.has(fullName.toLowerCase())) throw new Error(`github emulator: repository ${fullName} exists`);
-        const repo = createRepo(fullName, opts);
+        const repo = createRepo(fullName, world.next('repo'), opts);
         repos.set(fullName.toLowerCase(), repo);
         return repo.store.resolve(repo.defaultBranch) as string;
       },
       commit: (fullName, opts) => userPush(findRepo(fullName), opts),
       org(login) {
-        if (!orgs.has(login.toLowerCase())) orgs.set(login.toLowerCase(), { id: accountId(login), login });
+        if (!orgs.has(login.toLowerCase())) orgs.set(login.toLowerCase(), { id: world.accountId(login), login });
       },
-      event: (fullName, opts) => recordEvent(findRepo(fullName), opts, accountId).id,
+      event: (fullName, opts) => recordEvent(findRepo(fullName), opts, world).id,
       oauthApp: (app) => oauth.addApp(app),
-    },
+      hook(fullName, opts) {
+        const repo = findRepo(fullName);
+        const hook = newHook(world.next('hook'), { config: { url: opts.url, secret: opts.secret, content_type: opts.contentType }, events: opts.events, active: opts.active }, repo.hooks);
+        repo.hooks.push(hook);
+        return hook.id;
+      },
+      issue(fullName, opts) {
+        const repo = findRepo(fullName);
+        const actor = opts.actor ?? { login: 'seed-user' };
+        const issue = newIssue({ repo, world }, opts, { login: actor.login, id: actor.id ?? world.accountId(actor.login) });
+        activity.issueOpened(repo, issue);
+        return issue.number;
+      },
+    }),
     inspect: {
       calls: () => calls.map((c) => ({ ...c })),
       clearCalls: () => void calls.splice(0),
@@ -406,6 +445,15 @@ export async function startGithubEmulator(options: GithubEmulatorOptions = {}): 
         const org = orgs.get(repo.owner.toLowerCase());
         return newestFirst(repo.events.map((event) => ({ event }))).map(({ event }) => eventJson(url, repo, event, org));
       },
+      deliveries(fullName) {
+        const repo = findRepo(fullName);
+        const api = `${url}/repos/${repo.fullName}`;
+        return repo.hooks
+          .flatMap((hook) => hook.deliveries.map((d) => ({ hook, d })))
+          .sort((a, b) => a.d.id - b.d.id)
+          .map(({ hook, d }) => ({ hook_id: hook.id, ...deliveryJson(repo.id, d, { url: `${api}/hooks/${hook.id}/deliveries/${d.id}` }) }));
+      },
+      deliveriesSettled: () => hookshot.idle(),
     },
     faults: { set: (f) => faults.set(f), reset: () => faults.reset() },
   };

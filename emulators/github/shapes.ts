@@ -1,4 +1,8 @@
+import type { Activity } from './activity';
 import type { GitStore, Signature } from './git-store';
+import type { HookState } from './hooks';
+import type { IssueState } from './issues';
+import type { GithubWorld } from './world';
 
 /** One emulated repository: its metadata and its git objects and refs. */
 export interface RepoState {
@@ -9,9 +13,15 @@ export interface RepoState {
   defaultBranch: string;
   private: boolean;
   createdAt: string;
+  /** The last ref update's time (`pushed_at`). */
+  pushedAt: string;
   store: GitStore;
   /** Its activity feed (`/events`), oldest first, as seeded. */
   events: RepoEvent[];
+  /** Issues by creation order; an issue's number is its index + 1. */
+  issues: IssueState[];
+  /** Its webhooks, with their delivery logs. */
+  hooks: HookState[];
 }
 
 /** One recorded event of a repository's feed; rendered with `eventJson` (events.ts). */
@@ -44,6 +54,12 @@ export interface RouteContext {
   limits: { treeEntries: number; compareFiles: number; pollIntervalSeconds: number };
   /** The organizations seeded with `seed.org`, by lower-cased login. */
   orgs: ReadonlyMap<string, OrgState>;
+  /** The emulator's state, for ids. */
+  world: GithubWorld;
+  /** Records and delivers what a call did (pushes, opened issues, pings). */
+  activity: Activity;
+  /** The user whose token made the call. */
+  user: { login: string; id: number };
 }
 
 /** What an organization route gets: the organization and the repositories of it the token sees. */
@@ -61,7 +77,7 @@ export interface RouteResult {
 /** A route under `/repos/{owner}/{repo}`: answered only when the repository exists and the token sees it. */
 export interface Route {
   scope?: 'repo';
-  method: 'GET' | 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** GitHub's path template, e.g. `/repos/{owner}/{repo}/git/ref/{ref}`; `{ref}`, `{path}` and `{basehead}` may hold slashes. */
   template: string;
   handle(ctx: RouteContext): RouteResult;
@@ -109,7 +125,7 @@ export function repoJson(ctx: Pick<RouteContext, 'api' | 'repo'>): Record<string
     default_branch: repo.defaultBranch,
     created_at: repo.createdAt,
     updated_at: repo.createdAt,
-    pushed_at: repo.createdAt,
+    pushed_at: repo.pushedAt,
     permissions: { admin: false, maintain: false, push: true, triage: true, pull: true },
   };
 }
