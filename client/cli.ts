@@ -31,6 +31,7 @@ import { registerIngestCommands } from './commands/ingest';
 import { registerSettingsCommands } from './commands/settings';
 import { registerNotificationCommands } from './commands/notifications';
 import { registerExportCommands } from './commands/export';
+import { registerDemoCommands } from './commands/demo';
 
 /*
  * What only some commands need (workers, the database layer, the bundler) is loaded in their
@@ -86,8 +87,9 @@ export function buildProgram(): Command {
       command('dev', async ({ config, logger }) => {
         const { runDev } = load.dev();
         await runDev({ config, logger });
-      }, { logTo: 'stdout' }),
+      }, { logTo: 'stdout', workspace: false }),
     );
+  registerDemoCommands(program);
 
   addWorkerFlags(
     program

@@ -238,6 +238,15 @@ export interface DurasyncConfig {
     uiPort: number;
     /** DURASYNC_EMBEDDED_PG_PORT: the embedded Postgres (when no DATABASE_URL). Default: 54329. */
     embeddedPgPort: number;
+    /**
+     * DURASYNC_DEMO: `on` runs the demo workspace (Drive and GitHub emulators, seeded) when no provider
+     * credentials are configured; `off` never does. Default: `on`.
+     */
+    demo: boolean;
+    /** DURASYNC_DEV_DRIVE_PORT: the Google Drive emulator of the demo. Default: 8091. */
+    drivePort: number;
+    /** DURASYNC_DEV_GITHUB_PORT: the GitHub emulator of the demo. Default: 8092. */
+    githubPort: number;
   };
 }
 
@@ -493,13 +502,18 @@ export function loadPriorityConfig(env: Env = process.env): DurasyncConfig['prio
   return { urgent, bulk, urgentWebhookEvents: events };
 }
 
+/** DURASYNC_DATA_DIR, resolved: where `npm run dev` keeps its workspace. Default: `<project>/.durasync`. */
+export function dataDirOf(env: Env = process.env): string {
+  return path.resolve(str(env, 'DURASYNC_DATA_DIR') ?? path.join(PROJECT_ROOT, '.durasync'));
+}
+
 export function loadConfig(env: Env = process.env): DurasyncConfig {
   const supabaseUrl = url(env, 'SUPABASE_URL', ['http', 'https']);
   const serviceKey = str(env, 'SUPABASE_SERVICE_ROLE_KEY');
   if (supabaseUrl && !serviceKey) throw new ConfigError('SUPABASE_SERVICE_ROLE_KEY', 'required when SUPABASE_URL is set');
   const shutdownGraceMs = duration(env, 'DURASYNC_SHUTDOWN_GRACE', '30s');
   const workerQueues = queues(env);
-  const dataDir = path.resolve(str(env, 'DURASYNC_DATA_DIR') ?? path.join(PROJECT_ROOT, '.durasync'));
+  const dataDir = dataDirOf(env);
   return {
     logLevel: oneOf(env, 'DURASYNC_LOG_LEVEL', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
     dataDir,
@@ -600,6 +614,9 @@ export function loadConfig(env: Env = process.env): DurasyncConfig {
       temporal: oneOf(env, 'DURASYNC_DEV_TEMPORAL', ['embedded', 'external'] as const, 'embedded'),
       uiPort: port(env, 'DURASYNC_DEV_UI_PORT', 8233),
       embeddedPgPort: port(env, 'DURASYNC_EMBEDDED_PG_PORT', 54329),
+      demo: oneOf(env, 'DURASYNC_DEMO', ['on', 'off'] as const, 'on') === 'on',
+      drivePort: port(env, 'DURASYNC_DEV_DRIVE_PORT', 8091),
+      githubPort: port(env, 'DURASYNC_DEV_GITHUB_PORT', 8092),
     },
   };
 }

@@ -8,7 +8,7 @@ describe('durasync CLI', () => {
     expect(code).toBe(0);
     const commands = output.slice(output.indexOf('Commands:')).match(/^ {2}[a-z][\w-]*/gm)?.map((c) => c.trim());
     expect(commands).toEqual([
-      'dev', 'worker', 'manager', 'serve', 'db', 'canary', 'build-workflows',
+      'dev', 'demo', 'worker', 'manager', 'serve', 'db', 'canary', 'build-workflows',
       'start', 'status', 'result', 'signal', 'query', 'cancel', 'terminate', 'list', 'history', 'replay', 'schedule', 'links', 'connect', 'sync', 'tail', 'watch-table', 'unwatch-table', 'branches', 'changes', 'events', 'dlq', 'analytics', 'ingest', 'keywords', 'settings', 'notifications', 'export', 'bench', 'help',
     ]);
   });

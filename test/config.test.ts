@@ -25,7 +25,7 @@ describe('configuration', () => {
     expect(config.database.url).toBeUndefined();
     expect(config.redis.url).toBeUndefined();
     expect(config.logLevel).toBe('info');
-    expect(config.dev).toEqual({ temporal: 'embedded', uiPort: 8233, embeddedPgPort: 54329 });
+    expect(config.dev).toEqual({ temporal: 'embedded', uiPort: 8233, embeddedPgPort: 54329, demo: true, drivePort: 8091, githubPort: 8092 });
   });
 
   it('reads the task priorities and the urgent webhook events', () => {

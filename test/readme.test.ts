@@ -11,35 +11,6 @@ const ROOT = path.resolve(__dirname, '..');
 const README = path.join(ROOT, 'README.md');
 const MAX_README_LINES = 420;
 
-/**
- * README commands that nothing runs yet. Each must still be in the README and not yet run anywhere:
- * once .ci/run or a test runs one, this test fails until it is taken off the list.
- */
-// wired into .ci/run by the dev-workspace change
-const PENDING_COMMANDS: readonly string[] = [
-  'npx durasync demo edit',
-  'npx durasync demo push',
-  'npx durasync demo changes',
-  'npx durasync links list',
-  'npx durasync events count',
-  'DURASYNC_DEMO=off npm run dev',
-  'npx durasync demo reset',
-  'npx durasync connect google --user alice',
-  'npx durasync connect github --user alice',
-  'npx durasync links create --user alice --drive-folder <folderId> --repo alice/notes',
-];
-
-/**
- * Files the README links to that do not exist yet (repository paths). Like PENDING_COMMANDS, an
- * entry fails the test once its file exists.
- */
-// produced by the dev-workspace change's Web UI test
-const PENDING_FILES: readonly string[] = [
-  'docs/screenshots/demo-sync.png',
-  'docs/screenshots/demo-webhook.png',
-  'docs/screenshots/demo-branch.png',
-];
-
 const FENCE = /^\s*(```|~~~)/;
 
 /** Lines outside fenced code blocks, with their 1-based numbers. */
@@ -99,7 +70,7 @@ function brokenLink({ file, target }: Link): string | null {
   const resolved = rawPath === '' ? file : path.resolve(path.dirname(file), decodeURIComponent(rawPath.split('?')[0]!));
   const rel = path.relative(ROOT, resolved).split(path.sep).join('/');
   if (rel.startsWith('..')) return `${target}: outside the repository`;
-  if (!existsSync(resolved)) return PENDING_FILES.includes(rel) ? null : `${target}: no file ${rel}`;
+  if (!existsSync(resolved)) return `${target}: no file ${rel}`;
   if (anchor === undefined || anchor === '' || !resolved.endsWith('.md') || statSync(resolved).isDirectory()) return null;
   return anchorsOf(resolved).has(anchor) ? null : `${target}: no heading with anchor #${anchor} in ${rel}`;
 }
@@ -177,26 +148,15 @@ describe('README.md and docs/', () => {
     if (broken.length) throw new Error(`broken links:\n  ${broken.join('\n  ')}`);
   });
 
-  test('PENDING_FILES lists only files that do not exist yet', () => {
-    const made = PENDING_FILES.filter((f) => existsSync(path.join(ROOT, f)));
-    if (made.length) throw new Error(`these files exist now: take them off PENDING_FILES in test/readme.test.ts:\n  ${made.join('\n  ')}`);
-  });
-
   test('every command in the README is run, exactly as written, by .ci/run or a test', () => {
     const commands = readmeCommands(readFileSync(README, 'utf8'));
     expect(commands).toEqual(expect.arrayContaining(['npm run dev', 'npm test']));
     const where = runners();
     const runBy = (command: string) => where.filter((w) => commandPattern(command).test(w.text)).map((w) => w.name);
-    const notRun = commands.filter((c) => runBy(c).length === 0 && !PENDING_COMMANDS.includes(c));
+    const notRun = commands.filter((c) => runBy(c).length === 0);
     if (notRun.length) {
       throw new Error(`README commands that neither .ci/run nor any test/**/*.ts runs verbatim:\n  ${notRun.join('\n  ')}`);
     }
-    const stale = PENDING_COMMANDS.flatMap((c) => {
-      if (!commands.includes(c)) return [`${c}: no longer in the README`];
-      const by = runBy(c);
-      return by.length ? [`${c}: now run by ${by.join(', ')}`] : [];
-    });
-    if (stale.length) throw new Error(`take these off PENDING_COMMANDS in test/readme.test.ts:\n  ${stale.join('\n  ')}`);
   });
 
   test(`the README stays under ${MAX_README_LINES} lines`, () => {

@@ -78,6 +78,8 @@ export interface WorkerProcessOptions {
   queues?: QueueName[];
   /** Called once every worker polls and the ops server listens. */
   onReady?: (info: { opsUrl: string; taskQueues: string[] }) => void;
+  /** More readiness checks of /health/ready, by name (dev: its emulators). Default: none. */
+  checks?: Record<string, () => Promise<unknown>>;
 }
 
 /**
@@ -158,6 +160,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions): Promise<v
       },
     };
     if (cache.kind === 'redis') checks.redis = () => cache.ping();
+    Object.assign(checks, options.checks);
     const ops: RunningServer = await startOpsServer({
       host: config.ops.host,
       port: config.ops.port,

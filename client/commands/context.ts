@@ -3,7 +3,8 @@ import { isUuid } from '../../lib/ids';
 import pino from 'pino';
 import { Command } from 'commander';
 import { ConfigError } from '../../lib/errors';
-import { loadConfig, type DurasyncConfig } from '../../lib/config';
+import { dataDirOf, loadConfig, type DurasyncConfig } from '../../lib/config';
+import { withRunningWorkspace } from '../../lib/dev-workspace';
 import { createLogger, type Logger } from '../../lib/logger';
 import { createDurasyncClient, type DurasyncClient } from '../index';
 import { DurasyncWorkflowFailedError, ScheduleAlreadyExistsError, ScheduleNotFoundError, WorkflowAlreadyRunningError, WorkflowNotFoundError } from '../errors';
@@ -150,11 +151,18 @@ function errorDocument(err: Error, exitCode: number): { error: Record<string, un
   return { error: fields };
 }
 
-/** Loads the configuration and a logger, runs `action`, and turns any failure into one line + exit code. */
+/**
+ * Loads the configuration (with what a running `npm run dev` provides, lib/dev-workspace.ts) and a
+ * logger, runs `action`, and turns any failure into one line + exit code.
+ */
 export function command<A extends unknown[]>(
   name: string,
   action: (ctx: CommandContext, ...args: A) => Promise<void>,
-  options: { logTo?: 'stdout' | 'stderr' } = {},
+  options: {
+    logTo?: 'stdout' | 'stderr';
+    /** Take what the environment does not set from a `npm run dev` running on this checkout. Default: true. */
+    workspace?: boolean;
+  } = {},
 ) {
   return async (...args: A): Promise<void> => {
     const cmd = args.find((a): a is Command => a instanceof Command);
@@ -174,7 +182,7 @@ export function command<A extends unknown[]>(
     let config: DurasyncConfig;
     try {
       Object.assign(process.env, fromFlags);
-      config = loadConfig();
+      config = loadConfig(options.workspace === false ? process.env : withRunningWorkspace(process.env, dataDirOf()));
     } catch (err) {
       if (err instanceof ConfigError) {
         const flag = Object.keys(FLAG_VARIABLES).find((k) => FLAG_VARIABLES[k] === err.variable && err.variable in fromFlags);
