@@ -136,3 +136,15 @@ export function notifying<T extends object>(target: T, changed: () => void): T {
   }
   return wrapped as T;
 }
+
+/** `value` as the array a part saved, or an Error naming `what` (a restore refuses data it cannot take). */
+export function savedList(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`${what} is not an array`);
+  return value;
+}
+
+/** `value` as the object a part saved, or an Error naming `what`. */
+export function savedRecord(value: unknown, what: string): Record<string, unknown> {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${what} is not an object`);
+  return value as Record<string, unknown>;
+}

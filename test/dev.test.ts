@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { freePort } from '../lib/net';
 import { startCanary } from '../client/canary';
+import { devEnvironment } from './helpers/dev';
 import { runDurasync, spawnDurasync, waitForHttp, type Spawned } from './helpers/process';
 
 /**
@@ -30,21 +30,8 @@ describe('durasync dev', () => {
   });
 
   it('runs the demo jobs within a minute, serves the CLI beside it, refuses a taken port, and keeps the workspace across a restart', async () => {
-    const [temporalPort, uiPort, opsPort, ingressPort, pgPort, drivePort, githubPort] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-    const env = {
-      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
-      DURASYNC_DEV_TEMPORAL: 'embedded',
-      DURASYNC_DEV_UI_PORT: String(uiPort),
-      DURASYNC_OPS_PORT: String(opsPort),
-      DURASYNC_INGRESS_PORT: String(ingressPort),
-      DURASYNC_EMBEDDED_PG_PORT: String(pgPort),
-      DURASYNC_DEV_DRIVE_PORT: String(drivePort),
-      DURASYNC_DEV_GITHUB_PORT: String(githubPort),
-      DURASYNC_DATA_DIR: dataDir,
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      DURASYNC_WORKFLOW_BUNDLE: process.env.DURASYNC_TEST_WORKFLOW_BUNDLE,
-    };
+    const { env, ports } = await devEnvironment(dataDir);
+    const { temporal: temporalPort, ui: uiPort, ops: opsPort, drive: drivePort } = ports;
     // Another terminal of the same checkout: nothing set but where the workspace is.
     const beside = { DURASYNC_DATA_DIR: dataDir, TEMPORAL_ADDRESS: undefined, TEMPORAL_NAMESPACE: undefined, DATABASE_URL: undefined, REDIS_URL: undefined };
     const start = async () => {
@@ -137,7 +124,7 @@ describe('durasync dev', () => {
       await reconnected.close();
     }
     expect(await again.dev.stop('SIGINT')).toBe(0);
-  });
+  }, 300_000);
 
   it('refuses demo commands against a workspace that is not the demo', async () => {
     const other = await mkdtemp(path.join(os.tmpdir(), 'durasync-notdemo-'));

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
 import type { Page } from 'playwright-core';
-import { freePort } from '../lib/net';
+import { devEnvironment } from './helpers/dev';
 import { launchBrowser, waitForTextInFrames, withFailureScreenshot, type TestBrowser } from './helpers/browser';
 import { spawnDurasync, waitForHttp, type Spawned } from './helpers/process';
 
@@ -33,25 +33,12 @@ describe('the demo in the Temporal Web UI', () => {
     page = await browser.context.newPage();
     page.setDefaultTimeout(20_000);
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'durasync-webui-demo-'));
-    const [temporalPort, uiPort, opsPort, ingressPort, pgPort, drivePort, githubPort] = await Promise.all(Array.from({ length: 7 }, () => freePort()));
-    uiUrl = `http://127.0.0.1:${uiPort}`;
-    dev = spawnDurasync(['dev'], {
-      TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
-      DURASYNC_DEV_UI_PORT: String(uiPort),
-      DURASYNC_OPS_PORT: String(opsPort),
-      DURASYNC_INGRESS_PORT: String(ingressPort),
-      DURASYNC_EMBEDDED_PG_PORT: String(pgPort),
-      DURASYNC_DEV_DRIVE_PORT: String(drivePort),
-      DURASYNC_DEV_GITHUB_PORT: String(githubPort),
-      DURASYNC_DATA_DIR: dataDir,
-      DURASYNC_ENCRYPTION_KEY: ENCRYPTION_KEY,
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      DURASYNC_WORKFLOW_BUNDLE: process.env.DURASYNC_TEST_WORKFLOW_BUNDLE,
-    });
+    const { env, ports } = await devEnvironment(dataDir);
+    uiUrl = `http://127.0.0.1:${ports.ui}`;
+    dev = spawnDurasync(['dev'], { ...env, DURASYNC_ENCRYPTION_KEY: ENCRYPTION_KEY });
     const devProcess = dev;
-    await waitForHttp(`http://127.0.0.1:${opsPort}/health/ready`, 90_000, 200, () => devProcess.child.exitCode === null);
-    connection = await Connection.connect({ address: `127.0.0.1:${temporalPort}` });
+    await waitForHttp(`http://127.0.0.1:${ports.ops}/health/ready`, 90_000, 200, () => devProcess.child.exitCode === null);
+    connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
     client = new Client({ connection });
     mkdirSync(SCREENSHOTS, { recursive: true });
   }, 120_000);

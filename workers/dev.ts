@@ -45,11 +45,16 @@ export async function runDev({ config, logger }: DevOptions): Promise<void> {
     }
   };
   let workersStarted = false;
-  // Until the workers run (and the Temporal Runtime owns SIGINT/SIGTERM), a signal stops startup.
+  // Until the workers run (and the Temporal Runtime owns SIGINT/SIGTERM), a signal stops startup:
+  // what was started is stopped, and the step in flight (failing as its servers go) is not reported.
+  let interrupted: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (workersStarted) return;
+    if (workersStarted || interrupted) return;
     logger.info({ signal }, 'stopping before the workers started');
-    void stopAll().finally(() => process.exit(130));
+    interrupted = stopAll().finally(() => {
+      logger.info('durasync dev stopped');
+      process.exit(130);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -140,9 +145,17 @@ export async function runDev({ config, logger }: DevOptions): Promise<void> {
         process.stderr.write(
           readyBanner({ config, env, uiUrl, opsUrl, ingressUrl: ingress.url, taskQueues, emulators: emulators && { drive: emulators.drive.url, github: emulators.github.url } }),
         );
-        if (seeded?.linkId) void syncBothWays(durasync, seeded.linkId, logger);
+        if (seeded?.linkId) {
+          // Stopped with everything else: a Ctrl-C while it waits for a run must not leave a call in flight.
+          const abort = new AbortController();
+          const kickoff = connection.withAbortSignal(abort.signal, () => syncBothWays(durasync, seeded.linkId!, logger));
+          stack.push({ name: 'first demo syncs', stop: () => (abort.abort(), kickoff) });
+        }
       },
     });
+  } catch (err) {
+    if (interrupted) await interrupted;
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -1,20 +1,10 @@
-import type { StatePart } from '../state-file';
+import { savedList as list, savedRecord as record, type StatePart } from '../state-file';
 import type { OAuthTokens, RefreshToken } from './oauth';
 import type { ChangeEntry, DriveStore, StoredFile } from './store';
 
 /** The Drive emulator's state parts: the files with their change log, and the OAuth token store. */
 
 type SavedFile = Omit<StoredFile, 'content'> & { content?: string };
-
-function list(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`${what} is not an array`);
-  return value;
-}
-
-function record(value: unknown, what: string): Record<string, unknown> {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${what} is not an object`);
-  return value as Record<string, unknown>;
-}
 
 /** Files and folders (content as base64), the root's id, the change log (page tokens are positions in it) and the clock. */
 export function driveStorePart(store: DriveStore): StatePart {

@@ -1,4 +1,4 @@
-import type { StatePart } from '../state-file';
+import { savedList as list, savedRecord as record, type StatePart } from '../state-file';
 import { GitStore } from './git-store';
 import type { Commit, TreeEntry } from './git-store';
 import type { RepoState } from './shapes';
@@ -10,16 +10,6 @@ import type { Account, Counters, GithubWorld } from './world';
 type SavedObject = { type: 'blob'; data: string } | { type: 'tree'; entries: TreeEntry[] } | { type: 'commit'; commit: Commit };
 type SavedRepo = Omit<RepoState, 'store'> & { store: { seq: number; refs: Array<[string, string]>; objects: Array<[string, SavedObject]> } };
 type SavedAccount = Omit<Account, 'repos'> & { repos?: string[] };
-
-function list(value: unknown, what: string): unknown[] {
-  if (!Array.isArray(value)) throw new Error(`${what} is not an array`);
-  return value;
-}
-
-function record(value: unknown, what: string): Record<string, unknown> {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${what} is not an object`);
-  return value as Record<string, unknown>;
-}
 
 function saveRepo(repo: RepoState): SavedRepo {
   const objects = [...repo.store.objects].map(([sha, o]): [string, SavedObject] => [sha, o.type === 'blob' ? { type: 'blob', data: o.data.toString('base64') } : o]);

@@ -40,6 +40,10 @@ export const FIRST_IDS: Readonly<Counters> = {
   issue: 3_000_000_000,
 };
 
+/** Kinds whose ids GitHub keeps unique across all repositories: they increase across emulators in one process too. */
+const GLOBAL_KINDS = ['event', 'push', 'repo', 'delivery'] as const;
+const processNext: Partial<Counters> = {};
+
 export class GithubWorld {
   readonly repos = new Map<string, RepoState>();
   readonly tokens = new Map<string, Account>();
@@ -51,7 +55,11 @@ export class GithubWorld {
 
   /** Takes the next id of a kind. */
   next(kind: keyof Counters): number {
-    return this.counters[kind]++;
+    const global = (GLOBAL_KINDS as readonly string[]).includes(kind);
+    const id = global ? Math.max(this.counters[kind], processNext[kind] ?? 0) : this.counters[kind];
+    this.counters[kind] = id + 1;
+    if (global) processNext[kind] = id + 1;
+    return id;
   }
 
   /** The id of a user or organization login, stable for the emulator's life. */
