@@ -14,7 +14,6 @@ module.exports = {
   testTimeout: 60_000,
   // Two cores: suites share one Temporal dev server, Postgres and Redis.
   maxWorkers: 2,
-  testSequencer: '<rootDir>/test/sequencer.js',
   // The Temporal native bridge keeps a handle open after the last test (sdk-typescript#928).
   forceExit: true,
   verbose: true,

@@ -5,6 +5,7 @@ import { openWorkspace } from '../lib/dev-workspace';
 import { createLogger } from '../lib/logger';
 import { freePort } from '../lib/net';
 import { startDemoEmulators, type DemoEmulators } from '../workers/demo/emulators';
+import { hasProviderCredentials, PROVIDER_VARIABLES } from '../workers/dev';
 
 /**
  * The emulators `npm run dev` runs for the demo: they answer, point the product at themselves with
@@ -41,5 +42,13 @@ describe('the demo emulators of npm run dev', () => {
     await expect(checks['github-emulator']!()).resolves.toBeUndefined();
     await github.close();
     await expect(checks['github-emulator']!()).rejects.toThrow(/^the GitHub emulator at http:\/\/127\.0\.0\.1:\d+ is not answering/);
+  });
+});
+
+describe('which providers npm run dev uses', () => {
+  it('runs the demo only when no provider credentials are configured (an empty variable is none)', () => {
+    expect(hasProviderCredentials({})).toBe(false);
+    expect(hasProviderCredentials({ GOOGLE_CLIENT_ID: '', GITHUB_TOKEN: '  ' })).toBe(false);
+    for (const name of PROVIDER_VARIABLES) expect({ name, real: hasProviderCredentials({ [name]: 'x' }) }).toEqual({ name, real: true });
   });
 });

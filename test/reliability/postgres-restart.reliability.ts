@@ -20,7 +20,7 @@ import { recordScenario, sized, sleep } from './results';
  * and started again on its data dir. An accept() that fails while it is down is retried by its
  * producer, as a client would. Then: deltas gapless, every accepted batch consumed by a committed
  * delta, delta change counts equal to the changes of the stored batches. (Webhook ingestion with
- * Postgres stopped mid-burst is test/ingestion/durability.test.ts.)
+ * Postgres stopped mid-burst is webhooks-durability.reliability.ts.)
  * Size: RELIABILITY_PG_CHANGES (100,000; ci 3,000), in batches of 100.
  */
 const CHANGES = sized('RELIABILITY_PG_CHANGES', { full: 100_000, ci: 3_000 });

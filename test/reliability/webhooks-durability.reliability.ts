@@ -14,7 +14,8 @@ import { startScenarioWorker } from '../helpers/queue-worker';
 import { connectTestEnv } from '../helpers/temporal';
 
 /**
- * Webhook ingestion end to end under stress: GitHub deliveries signed and posted to the ingress,
+ * Webhook ingestion end to end with Postgres stopped under load (the 10,000-delivery burst with the
+ * Temporal server restarted is webhooks-temporal-restart): GitHub deliveries signed and posted to the ingress,
  * one processWebhookEvent workflow each on the run's Temporal dev server, an `ingestion` worker in
  * this process storing events in a Postgres of the suite's own (test/helpers/private-postgres.ts),
  * which one test stops and starts again mid-burst. Every test has its own task queue, worker and
@@ -22,13 +23,6 @@ import { connectTestEnv } from '../helpers/temporal';
  */
 const OUTAGE_MS = 8_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * The burst's size. 10,000 deliveries run in the reliability suite (webhooks-temporal-restart, with
- * the Temporal server restarted mid-burst, in CI); here 2,000 keep npm test short.
- * DURASYNC_TEST_BURST=10000 runs the full burst here too.
- */
-const BURST = Number(process.env.DURASYNC_TEST_BURST ?? 2_000);
 
 describe('webhook ingestion durability', () => {
   const secret = 'gh-secret-' + randomUUID();
@@ -232,38 +226,6 @@ describe('webhook ingestion durability', () => {
     expect(pipeline.failure()).toBeUndefined();
     await pipeline.stop();
   }, 12 * 60_000);
-
-  it(`stores a burst of ${BURST.toLocaleString('en')} webhooks from 50 concurrent senders: rows equal the 202s given`, async () => {
-    const pipeline = await startPipeline();
-    const idPrefix = `dur-b-${run}-`;
-    const series = 2_000_000;
-    const total = BURST;
-    const statuses = new Map<string, number>();
-    const started = Date.now();
-    let next = 0;
-    const sender = async () => {
-      for (let i = next++; i < total; i = next++) {
-        const id = `${idPrefix}${i}`;
-        statuses.set(id, await deliver(pipeline.ingress, id, series + i));
-      }
-    };
-    await Promise.all(Array.from({ length: 50 }, sender));
-    const acceptedMs = Date.now() - started;
-    const accepted = [...statuses].filter(([, status]) => status === 202).map(([id]) => id);
-
-    await waitForWorkflowsClosed(pipeline, accepted.length, 25 * 60_000);
-    const closedMs = Date.now() - started;
-    const rows = await rowsByDelivery(idPrefix);
-    process.stderr.write(`[durability] burst: ${accepted.length}/${total} accepted in ${acceptedMs} ms, all ${accepted.length} workflows closed after ${closedMs} ms\n`);
-
-    expect(accepted).toHaveLength(total);
-    expect(rows.size).toBe(accepted.length);
-    expect([...rows.values()].filter((n) => n !== 1)).toEqual([]);
-    expect(accepted.filter((id) => !rows.has(id))).toEqual([]);
-    expect(await closedNotCompleted(pipeline)).toBe(0);
-    expect(pipeline.failure()).toBeUndefined();
-    await pipeline.stop();
-  }, 30 * 60_000);
 });
 
 const USERS = Array.from({ length: 12 }, (_, k) => ({ login: `dev${k}`, id: 5_000 + k, type: 'User' }));
